@@ -1,0 +1,13 @@
+#include <stdio.h>
+
+#include "commands.h"
+
+/* Placeholder until the command lands. */
+int
+cmd_state(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	fputs("facteur: 'state' is not available yet\n", stderr);
+	return EXIT_SOFTWARE;
+}
