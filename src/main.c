@@ -61,16 +61,6 @@ version(void)
 	printf("  %s\n", OPENSSL_VERSION_TEXT);
 }
 
-const char *
-default_config_path(void)
-{
-	const char	*p;
-
-	if ((p = getenv("FACTEUR_CONFIG")) != NULL && *p != '\0')
-		return p;
-	return "config/facteur.yaml";
-}
-
 int
 main(int argc, char **argv)
 {

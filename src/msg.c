@@ -1,16 +1,963 @@
+/*
+ * The message as a person reads it: headers, addresses and the cheap facts
+ * rules ask about (list mail, automatic mail). Everything here comes from the
+ * header block alone, parsed by GMime when the message is created; the body
+ * (msg-body.c) is parsed only when its text or attachments are asked for, so
+ * header-only rules never pay for MIME decoding.
+ *
+ * Every string handed out is owned by the struct msg (its pool) and is valid
+ * UTF-8: GMime decodes RFC 2047 and RFC 2231, raw 8-bit text is guessed from
+ * a list of fallback charsets (UTF-8, the body's declared charset,
+ * windows-1252), and whatever is left invalid becomes U+FFFD.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
 #include <gmime/gmime.h>
+#include <libxml/parser.h>
 
 #include "msg.h"
+#include "msg-private.h"
+#include "msg-utf8.h"
+#include "xmalloc.h"
 
-/* Placeholder until the message module lands. */
+#define DEFAULT_MAX_SIZE	(64 * 1024 * 1024)
+#define DEFAULT_MAX_DEPTH	32
+#define DEFAULT_MAX_PARTS	1000
+#define DEFAULT_MAX_HEADERS	1000
+#define DEFAULT_MAX_TEXT	(4 * 1024 * 1024)
+
+/* A header field of the parsed message and where it was written. */
+struct header_ref {
+	GMimeHeader	*h;
+	gint64		 offset;
+	size_t		 order;
+};
+
+static const char *const addr_field_names[MSG_ADDR_FIELD_COUNT] = {
+	[MSG_FROM] = "From",
+	[MSG_SENDER] = "Sender",
+	[MSG_REPLY_TO] = "Reply-To",
+	[MSG_TO] = "To",
+	[MSG_CC] = "Cc",
+	[MSG_BCC] = "Bcc",
+	[MSG_RETURN_PATH] = "Return-Path",
+	[MSG_DELIVERED_TO] = "Delivered-To",
+	[MSG_RESENT_FROM] = "Resent-From",
+	[MSG_RESENT_TO] = "Resent-To",
+	[MSG_RESENT_CC] = "Resent-Cc",
+	[MSG_RESENT_BCC] = "Resent-Bcc",
+};
+
+static void	 set_limits(struct msg *, const struct msg_limits *);
+static void	 on_warning(gint64, GMimeParserWarning, const gchar *,
+		    gpointer);
+static const char *warning_text(GMimeParserWarning);
+static bool	 is_header_warning(GMimeParserWarning);
+static size_t	 skip_mbox_from(const char *, size_t);
+static size_t	 header_end(const char *, size_t);
+static void	 parse_headers(struct msg *);
+static void	 set_fallback_charsets(struct msg *, GMimeMessage *);
+static size_t	 gather_headers(GMimeMessage *, struct header_ref **);
+static int	 compare_header_ref(const void *, const void *);
+static void	 load_headers(struct msg *, GMimeMessage *);
+static void	 load_header(struct msg *, size_t, GMimeHeader *);
+static const char *raw_header(struct msg *, const char *, size_t);
+static char	*trim(char *);
+static void	 load_ids(struct msg *);
+static const char *first_reference(struct msg *, const char *);
+static const char *all_references(struct msg *, const char *);
+static void	 load_date(struct msg *);
+static void	 load_addrs(struct msg *, enum msg_addr_field);
+static void	 add_addr_list(struct msg *, enum msg_addr_field,
+		    InternetAddressList *, int);
+static void	 add_addr(struct msg *, enum msg_addr_field, const char *,
+		    const char *);
+static void	 load_return_path(struct msg *);
+static void	 load_list(struct msg *);
+static const char *check_auto(struct msg *);
+static const char *check_auto_headers(struct msg *);
+static const char *check_auto_content_type(struct msg *);
+static const char *check_auto_sender(struct msg *);
+static bool	 is_daemon_address(const char *);
+static bool	 has_token(const char *, const char *);
+
 void
 msg_library_init(void)
 {
 	g_mime_init();
+	xmlInitParser();
 }
 
 void
 msg_library_shutdown(void)
 {
 	g_mime_shutdown();
+	xmlCleanupParser();
+}
+
+struct msg *
+msg_new(const char *data, size_t len, const struct msg_limits *limits)
+{
+	struct msg	*m;
+	size_t		 skip;
+
+	m = xcalloc(1, sizeof *m);
+	set_limits(m, limits);
+	if (len == SIZE_MAX)
+		fatal("msg_new: message too large");
+	m->raw = xmalloc(len + 1);
+	if (len > 0)
+		memcpy(m->raw, data, len);
+	m->raw[len] = '\0';
+	m->raw_len = len;
+	m->date_time = (time_t)-1;
+	m->subject = "";
+	m->options = g_mime_parser_options_new();
+	g_mime_parser_options_set_warning_callback(m->options, on_warning, m);
+
+	m->parse_len = len;
+	if (len > m->limits.max_size) {
+		msg_defect(m, "message of %zu bytes cut to the first %zu", len,
+		    m->limits.max_size);
+		m->parse_len = m->limits.max_size;
+	}
+	skip = skip_mbox_from(m->raw, m->parse_len);
+	m->parse = m->raw + skip;
+	m->parse_len -= skip;
+	m->header_len = header_end(m->parse, m->parse_len);
+	parse_headers(m);
+	return m;
+}
+
+void
+msg_free(struct msg *m)
+{
+	size_t	 i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; i < m->npool; i++)
+		free(m->pool[i]);
+	free(m->pool);
+	for (i = 0; i < m->ndefects; i++)
+		free(m->defects[i]);
+	free(m->defects);
+	for (i = 0; i < MSG_ADDR_FIELD_COUNT; i++)
+		free(m->addrs[i]);
+	free(m->headers);
+	free(m->raw_values);
+	free(m->attachments);
+	g_mime_parser_options_free(m->options);
+	free(m->raw);
+	free(m);
+}
+
+static void
+set_limits(struct msg *m, const struct msg_limits *l)
+{
+	struct msg_limits	 d = { DEFAULT_MAX_SIZE, DEFAULT_MAX_DEPTH,
+				    DEFAULT_MAX_PARTS, DEFAULT_MAX_HEADERS,
+				    DEFAULT_MAX_TEXT };
+
+	if (l != NULL) {
+		if (l->max_size != 0)
+			d.max_size = l->max_size;
+		if (l->max_depth != 0)
+			d.max_depth = l->max_depth;
+		if (l->max_parts != 0)
+			d.max_parts = l->max_parts;
+		if (l->max_headers != 0)
+			d.max_headers = l->max_headers;
+		if (l->max_text != 0)
+			d.max_text = l->max_text;
+	}
+	m->limits = d;
+}
+
+char *
+msg_keep(struct msg *m, char *s)
+{
+	if (m->npool == m->pool_size) {
+		m->pool_size = m->pool_size == 0 ? 32 : m->pool_size * 2;
+		m->pool = xreallocarray(m->pool, m->pool_size,
+		    sizeof *m->pool);
+	}
+	m->pool[m->npool++] = s;
+	return s;
+}
+
+const char *
+msg_keep_utf8(struct msg *m, const char *s, size_t len)
+{
+	return msg_keep(m, msg_utf8_sanitize(s, len));
+}
+
+void
+msg_defect(struct msg *m, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s, *sane;
+	size_t	 i;
+
+	if (m->ndefects > MSG_MAX_DEFECTS)
+		return;
+	va_start(ap, fmt);
+	s = xvasprintf(fmt, ap);
+	va_end(ap);
+	sane = msg_utf8_sanitize(s, strlen(s));
+	free(s);
+	for (i = 0; i < m->ndefects; i++) {
+		if (strcmp(m->defects[i], sane) == 0) {
+			free(sane);
+			return;
+		}
+	}
+	if (m->ndefects == MSG_MAX_DEFECTS) {
+		free(sane);
+		sane = xstrdup("too many defects, the rest not listed");
+	}
+	if (m->ndefects == m->defects_size) {
+		m->defects_size = m->defects_size == 0 ? 8 : m->defects_size * 2;
+		m->defects = xreallocarray(m->defects, m->defects_size,
+		    sizeof *m->defects);
+	}
+	m->defects[m->ndefects++] = sane;
+}
+
+static void
+on_warning(gint64 offset, GMimeParserWarning code, const gchar *item,
+    gpointer arg)
+{
+	struct msg	*m = arg;
+	char		 where[64] = "";
+
+	if (m->quiet || (m->header_stage && !is_header_warning(code)))
+		return;
+	if (offset >= 0)
+		snprintf(where, sizeof where, " at byte %lld",
+		    (long long)offset);
+	if (item != NULL && *item != '\0')
+		msg_defect(m, "%s%s: %.80s", warning_text(code), where, item);
+	else
+		msg_defect(m, "%s%s", warning_text(code), where);
+}
+
+static const char *
+warning_text(GMimeParserWarning code)
+{
+	switch (code) {
+	case GMIME_WARN_DUPLICATED_HEADER: return "duplicated header";
+	case GMIME_WARN_DUPLICATED_PARAMETER: return "duplicated parameter";
+	case GMIME_WARN_UNENCODED_8BIT_HEADER: return "unencoded 8-bit header";
+	case GMIME_WARN_INVALID_CONTENT_TYPE: return "invalid content type";
+	case GMIME_WARN_INVALID_RFC2047_HEADER_VALUE:
+		return "invalid RFC 2047 encoded word";
+	case GMIME_WARN_MALFORMED_MULTIPART: return "multipart without parts";
+	case GMIME_WARN_TRUNCATED_MESSAGE: return "truncated message";
+	case GMIME_WARN_MALFORMED_MESSAGE: return "malformed message";
+	case GMIME_CRIT_INVALID_HEADER_NAME: return "invalid header name";
+	case GMIME_CRIT_CONFLICTING_HEADER: return "conflicting header";
+	case GMIME_CRIT_CONFLICTING_PARAMETER: return "conflicting parameter";
+	case GMIME_CRIT_MULTIPART_WITHOUT_BOUNDARY:
+		return "multipart without boundary";
+	case GMIME_WARN_INVALID_PARAMETER: return "invalid parameter";
+	case GMIME_WARN_INVALID_ADDRESS_LIST: return "invalid address list";
+	case GMIME_CRIT_NESTING_OVERFLOW: return "MIME nesting too deep";
+	case GMIME_WARN_PART_WITHOUT_CONTENT: return "part without content";
+	case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
+		return "part without headers or content";
+	}
+	return "parser warning";
+}
+
+/*
+ * Parsing the header block alone, GMime sees every multipart as empty and
+ * truncated: only what it says about the fields themselves counts.
+ */
+static bool
+is_header_warning(GMimeParserWarning code)
+{
+	switch (code) {
+	case GMIME_WARN_TRUNCATED_MESSAGE:
+	case GMIME_WARN_MALFORMED_MULTIPART:
+	case GMIME_WARN_MALFORMED_MESSAGE:
+	case GMIME_WARN_PART_WITHOUT_CONTENT:
+	case GMIME_CRIT_PART_WITHOUT_HEADERS_OR_CONTENT:
+	case GMIME_CRIT_NESTING_OVERFLOW:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/* An mbox "From " line is not a header: parse from the line after it. */
+static size_t
+skip_mbox_from(const char *p, size_t len)
+{
+	const char	*nl;
+
+	if (len < 5 || memcmp(p, "From ", 5) != 0)
+		return 0;
+	if ((nl = memchr(p, '\n', len)) == NULL)
+		return 0;
+	return (size_t)(nl - p) + 1;
+}
+
+/* The length of the header block, with its blank line, or len. */
+static size_t
+header_end(const char *p, size_t len)
+{
+	size_t	 i;
+
+	if (len > 0 && p[0] == '\n')
+		return 1;
+	if (len > 1 && p[0] == '\r' && p[1] == '\n')
+		return 2;
+	for (i = 0; i + 1 < len; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (p[i + 1] == '\n')
+			return i + 2;
+		if (p[i + 1] == '\r' && i + 2 < len && p[i + 2] == '\n')
+			return i + 3;
+	}
+	return len;
+}
+
+GMimeMessage *
+msg_gmime_parse(struct msg *m, const char *data, size_t len)
+{
+	GMimeStream	*stream;
+	GMimeParser	*parser;
+	GMimeMessage	*gm;
+
+	stream = g_mime_stream_mem_new_with_buffer(data, len);
+	parser = g_mime_parser_new_with_stream(stream);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	g_mime_parser_set_persist_stream(parser, TRUE);
+	gm = g_mime_parser_construct_message(parser, m->options);
+	g_object_unref(parser);
+	g_object_unref(stream);
+	return gm;
+}
+
+static void
+parse_headers(struct msg *m)
+{
+	GMimeMessage	*gm;
+	int		 f;
+
+	m->header_stage = true;
+	gm = msg_gmime_parse(m, m->parse, m->header_len);
+	m->header_stage = false;
+	if (gm == NULL) {
+		msg_defect(m, "no header block could be parsed");
+		return;
+	}
+	set_fallback_charsets(m, gm);
+	load_headers(m, gm);
+	g_object_unref(gm);
+	if (m->nheaders == 0)
+		msg_defect(m, "no header fields");
+	load_ids(m);
+	load_date(m);
+	for (f = 0; f < MSG_ADDR_FIELD_COUNT; f++)
+		load_addrs(m, (enum msg_addr_field)f);
+	load_return_path(m);
+	load_list(m);
+	m->auto_reason = check_auto(m);
+}
+
+/*
+ * Raw 8-bit text in headers is most often in the charset the body declares;
+ * else UTF-8, else the Western Windows code page.
+ */
+static void
+set_fallback_charsets(struct msg *m, GMimeMessage *gm)
+{
+	GMimeObject		*part;
+	GMimeContentType	*ct = NULL;
+	const char		*cs[4] = { "UTF-8", NULL, NULL, NULL };
+	const char		*charset = NULL;
+
+	if ((part = g_mime_message_get_mime_part(gm)) != NULL)
+		ct = g_mime_object_get_content_type(part);
+	if (ct != NULL)
+		charset = g_mime_content_type_get_parameter(ct, "charset");
+	if (charset != NULL &&
+	    g_ascii_strcasecmp(charset, "us-ascii") != 0 &&
+	    g_ascii_strcasecmp(charset, "utf-8") != 0 &&
+	    strlen(charset) < 64) {
+		cs[1] = g_mime_charset_iconv_name(charset);
+		cs[2] = "windows-1252";
+	} else
+		cs[1] = "windows-1252";
+	g_mime_parser_options_set_fallback_charsets(m->options, cs);
+}
+
+/*
+ * GMime files Content-* fields under the top MIME part, the rest under the
+ * message: gather both and put them back in the order they were written.
+ */
+static size_t
+gather_headers(GMimeMessage *gm, struct header_ref **out)
+{
+	GMimeHeaderList		*lists[2];
+	GMimeObject		*part;
+	struct header_ref	*refs = NULL;
+	size_t			 n = 0, k;
+	int			 i, count;
+
+	lists[0] = g_mime_object_get_header_list(GMIME_OBJECT(gm));
+	part = g_mime_message_get_mime_part(gm);
+	lists[1] = part == NULL ? NULL : g_mime_object_get_header_list(part);
+	for (k = 0; k < 2; k++) {
+		if (lists[k] == NULL)
+			continue;
+		count = g_mime_header_list_get_count(lists[k]);
+		refs = xreallocarray(refs, n + (size_t)count + 1, sizeof *refs);
+		for (i = 0; i < count; i++) {
+			refs[n].h = g_mime_header_list_get_header_at(lists[k], i);
+			refs[n].offset = g_mime_header_get_offset(refs[n].h);
+			refs[n].order = n;
+			n++;
+		}
+	}
+	if (n > 0)
+		qsort(refs, n, sizeof *refs, compare_header_ref);
+	*out = refs;
+	return n;
+}
+
+static int
+compare_header_ref(const void *a, const void *b)
+{
+	const struct header_ref	*x = a, *y = b;
+
+	if (x->offset != y->offset)
+		return x->offset < y->offset ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static void
+load_headers(struct msg *m, GMimeMessage *gm)
+{
+	struct header_ref	*refs;
+	size_t			 i, count;
+
+	count = gather_headers(gm, &refs);
+	if (count > m->limits.max_headers) {
+		msg_defect(m, "%zu header fields, only the first %zu kept",
+		    count, m->limits.max_headers);
+		count = m->limits.max_headers;
+	}
+	if (count > 0) {
+		m->headers = xreallocarray(NULL, count, sizeof *m->headers);
+		m->raw_values = xreallocarray(NULL, count,
+		    sizeof *m->raw_values);
+	}
+	for (i = 0; i < count; i++)
+		load_header(m, i, refs[i].h);
+	m->nheaders = count;
+	free(refs);
+}
+
+static void
+load_header(struct msg *m, size_t i, GMimeHeader *h)
+{
+	char		*unfolded, *decoded;
+	const char	*name;
+
+	name = g_mime_header_get_name(h);
+	unfolded = g_mime_utils_header_unfold(g_mime_header_get_raw_value(h));
+	m->quiet = true;	/* the parser has warned already */
+	decoded = g_mime_utils_header_decode_text(m->options, unfolded);
+	m->quiet = false;
+	m->headers[i].name = msg_keep_utf8(m, name, strlen(name));
+	m->headers[i].value = msg_keep_utf8(m, decoded, strlen(decoded));
+	trim(m->pool[m->npool - 1]);
+	m->raw_values[i] = msg_keep(m, xstrdup(trim(unfolded)));
+	g_free(unfolded);
+	g_free(decoded);
+}
+
+/* The idx-th unfolded, undecoded value of a header, or NULL. */
+static const char *
+raw_header(struct msg *m, const char *name, size_t idx)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nheaders; i++) {
+		if (strcasecmp(m->headers[i].name, name) != 0)
+			continue;
+		if (idx-- == 0)
+			return m->raw_values[i];
+	}
+	return NULL;
+}
+
+/* Strip leading and trailing white space in place. */
+static char *
+trim(char *s)
+{
+	char	*p, *e;
+
+	for (p = s; *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'; p++)
+		continue;
+	e = p + strlen(p);
+	while (e > p && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' ||
+	    e[-1] == '\n'))
+		e--;
+	*e = '\0';
+	if (p != s)
+		memmove(s, p, (size_t)(e - p) + 1);
+	return s;
+}
+
+static void
+load_ids(struct msg *m)
+{
+	const char	*v;
+
+	if ((v = msg_header(m, "Subject", 0)) != NULL)
+		m->subject = v;
+	if ((v = raw_header(m, "Message-ID", 0)) != NULL) {
+		m->message_id = first_reference(m, v);
+		if (m->message_id == NULL)
+			msg_defect(m, "unparsable Message-ID: %.80s", v);
+	}
+	if ((v = raw_header(m, "In-Reply-To", 0)) != NULL)
+		m->in_reply_to = first_reference(m, v);
+	if ((v = raw_header(m, "References", 0)) != NULL)
+		m->references = all_references(m, v);
+}
+
+/* The first message id in v, without <>; NULL when there is none. */
+static const char *
+first_reference(struct msg *m, const char *v)
+{
+	char		*id;
+	const char	*out;
+
+	if ((id = g_mime_utils_decode_message_id(v)) == NULL)
+		return NULL;
+	if (*id == '\0') {
+		g_free(id);
+		return NULL;
+	}
+	out = msg_keep_utf8(m, id, strlen(id));
+	g_free(id);
+	return out;
+}
+
+/* Every id of a References field, each in <>, space separated. */
+static const char *
+all_references(struct msg *m, const char *v)
+{
+	GMimeReferences	*refs;
+	GString		*s;
+	const char	*out;
+	int		 i, n;
+
+	refs = g_mime_references_parse(m->options, v);
+	n = refs == NULL ? 0 : g_mime_references_length(refs);
+	if (n == 0) {
+		if (refs != NULL)
+			g_mime_references_free(refs);
+		return *v == '\0' ? NULL : msg_keep_utf8(m, v, strlen(v));
+	}
+	s = g_string_new(NULL);
+	for (i = 0; i < n; i++)
+		g_string_append_printf(s, "%s<%s>", i == 0 ? "" : " ",
+		    g_mime_references_get_message_id(refs, i));
+	out = msg_keep_utf8(m, s->str, s->len);
+	g_string_free(s, TRUE);
+	g_mime_references_free(refs);
+	return out;
+}
+
+static void
+load_date(struct msg *m)
+{
+	GDateTime	*dt;
+
+	if ((m->date = msg_header(m, "Date", 0)) == NULL)
+		return;
+	if ((dt = g_mime_utils_header_decode_date(m->date)) == NULL) {
+		msg_defect(m, "unparsable Date: %.80s", m->date);
+		return;
+	}
+	m->date_time = (time_t)g_date_time_to_unix(dt);
+	g_date_time_unref(dt);
+}
+
+/* Every occurrence of the field, each parsed as an address list. */
+static void
+load_addrs(struct msg *m, enum msg_addr_field f)
+{
+	InternetAddressList	*list;
+	const char		*v;
+	size_t			 idx;
+
+	if (f == MSG_RETURN_PATH)
+		return;
+	for (idx = 0; (v = raw_header(m, addr_field_names[f], idx)) != NULL;
+	    idx++) {
+		if (*v == '\0')
+			continue;
+		list = internet_address_list_parse(m->options, v);
+		if (list == NULL || internet_address_list_length(list) == 0)
+			msg_defect(m, "no address in %s: %.80s",
+			    addr_field_names[f], v);
+		if (list != NULL) {
+			add_addr_list(m, f, list, 0);
+			g_object_unref(list);
+		}
+	}
+}
+
+/* Append a list's mailboxes; a group's members take its place. */
+static void
+add_addr_list(struct msg *m, enum msg_addr_field f,
+    InternetAddressList *list, int depth)
+{
+	InternetAddress	*ia;
+	int		 i, n;
+
+	n = internet_address_list_length(list);
+	for (i = 0; i < n; i++) {
+		ia = internet_address_list_get_address(list, i);
+		if (INTERNET_ADDRESS_IS_GROUP(ia) && depth < 4)
+			add_addr_list(m, f, internet_address_group_get_members(
+			    INTERNET_ADDRESS_GROUP(ia)), depth + 1);
+		else if (INTERNET_ADDRESS_IS_MAILBOX(ia))
+			add_addr(m, f, internet_address_get_name(ia),
+			    internet_address_mailbox_get_addr(
+			    INTERNET_ADDRESS_MAILBOX(ia)));
+	}
+}
+
+static void
+add_addr(struct msg *m, enum msg_addr_field f, const char *name,
+    const char *address)
+{
+	struct msg_addr	*a;
+	size_t		 n = m->naddrs[f];
+
+	if (n >= m->limits.max_headers) {
+		msg_defect(m, "too many addresses in %s", addr_field_names[f]);
+		return;
+	}
+	m->addrs[f] = xreallocarray(m->addrs[f], n + 1, sizeof *m->addrs[f]);
+	a = &m->addrs[f][n];
+	if (name == NULL)
+		name = "";
+	if (address == NULL)
+		address = "";
+	a->name = msg_keep_utf8(m, name, strlen(name));
+	trim(m->pool[m->npool - 1]);
+	a->address = msg_keep_utf8(m, address, strlen(address));
+	m->naddrs[f] = n + 1;
+}
+
+/*
+ * Return-Path is "<addr>" or "<>", sometimes with a source route
+ * ("<@relay:addr>") or without the brackets. Each occurrence counts; the
+ * first (the last hop's) is the envelope sender.
+ */
+static void
+load_return_path(struct msg *m)
+{
+	const char	*v, *lt, *gt, *colon;
+	char		*addr;
+	size_t		 idx;
+
+	for (idx = 0; (v = raw_header(m, "Return-Path", idx)) != NULL; idx++) {
+		if ((lt = strchr(v, '<')) != NULL &&
+		    (gt = strchr(lt, '>')) != NULL)
+			addr = xstrndup(lt + 1, (size_t)(gt - lt - 1));
+		else
+			addr = xstrdup(v);
+		trim(addr);
+		if (addr[0] == '@' && (colon = strchr(addr, ':')) != NULL)
+			memmove(addr, colon + 1, strlen(colon + 1) + 1);
+		add_addr(m, MSG_RETURN_PATH, "", addr);
+		free(addr);
+	}
+	if (m->naddrs[MSG_RETURN_PATH] > 0)
+		m->return_path = m->addrs[MSG_RETURN_PATH][0].address;
+}
+
+/* List-Id: "Name <id>" or a bare id; keep the id. */
+static void
+load_list(struct msg *m)
+{
+	const char	*v, *lt, *gt;
+	size_t		 i;
+
+	for (i = 0; i < m->nheaders; i++) {
+		if (strncasecmp(m->headers[i].name, "List-", 5) == 0 ||
+		    strcasecmp(m->headers[i].name, "Mailing-List") == 0)
+			m->is_list = true;
+	}
+	if ((v = msg_header(m, "List-Id", 0)) == NULL)
+		return;
+	m->is_list = true;
+	if ((lt = strrchr(v, '<')) != NULL && (gt = strchr(lt, '>')) != NULL &&
+	    gt > lt + 1)
+		m->list_id = msg_keep(m, trim(xstrndup(lt + 1,
+		    (size_t)(gt - lt - 1))));
+	else if (*v != '\0')
+		m->list_id = v;
+}
+
+/* Why the message is automatic (RFC 3834 and common practice), or NULL. */
+static const char *
+check_auto(struct msg *m)
+{
+	const char	*why;
+
+	if ((why = check_auto_headers(m)) != NULL)
+		return why;
+	if ((why = check_auto_content_type(m)) != NULL)
+		return why;
+	return check_auto_sender(m);
+}
+
+static const char *
+check_auto_headers(struct msg *m)
+{
+	const char	*v;
+
+	if ((v = msg_header(m, "Auto-Submitted", 0)) != NULL && *v != '\0' &&
+	    !(strcspn(v, " \t;(") == 2 && g_ascii_strncasecmp(v, "no", 2) == 0))
+		return msg_keep(m, xasprintf("Auto-Submitted: %s", v));
+	if ((v = msg_header(m, "Precedence", 0)) != NULL &&
+	    (has_token(v, "bulk") || has_token(v, "list") ||
+	    has_token(v, "junk")))
+		return msg_keep(m, xasprintf("Precedence: %s", v));
+	if ((v = msg_header(m, "X-Auto-Response-Suppress", 0)) != NULL &&
+	    (has_token(v, "all") || has_token(v, "oof")))
+		return msg_keep(m, xasprintf("X-Auto-Response-Suppress: %s",
+		    v));
+	if ((v = msg_header(m, "X-Autoreply", 0)) != NULL ||
+	    (v = msg_header(m, "X-Autorespond", 0)) != NULL)
+		return "X-Autoreply/X-Autorespond header";
+	if (msg_header(m, "X-Failed-Recipients", 0) != NULL)
+		return "X-Failed-Recipients header (a bounce)";
+	return NULL;
+}
+
+static const char *
+check_auto_content_type(struct msg *m)
+{
+	GMimeContentType	*ct;
+	const char		*v, *why = NULL;
+	const char		*type;
+	char			*s;
+
+	if ((v = raw_header(m, "Content-Type", 0)) == NULL)
+		return NULL;
+	m->quiet = true;
+	ct = g_mime_content_type_parse(m->options, v);
+	m->quiet = false;
+	if (ct == NULL)
+		return NULL;
+	if (g_mime_content_type_is_type(ct, "multipart", "report")) {
+		type = g_mime_content_type_get_parameter(ct, "report-type");
+		s = xasprintf("delivery report (multipart/report; "
+		    "report-type=%.40s)", type == NULL ? "none" : type);
+		why = msg_keep_utf8(m, s, strlen(s));
+		free(s);
+	} else if (g_mime_content_type_is_type(ct, "message",
+	    "delivery-status"))
+		why = "delivery report (message/delivery-status)";
+	g_object_unref(ct);
+	return why;
+}
+
+static const char *
+check_auto_sender(struct msg *m)
+{
+	const struct msg_addr	*a;
+	size_t			 i, n;
+
+	if (m->return_path != NULL && *m->return_path == '\0')
+		return "null envelope sender (Return-Path: <>)";
+	if (m->return_path != NULL && is_daemon_address(m->return_path))
+		return msg_keep(m, xasprintf("Return-Path %s",
+		    m->return_path));
+	n = msg_addrs(m, MSG_FROM, &a);
+	for (i = 0; i < n; i++) {
+		if (is_daemon_address(a[i].address))
+			return msg_keep(m, xasprintf("From %s",
+			    a[i].address));
+	}
+	if (n == 0 && (n = msg_addrs(m, MSG_SENDER, &a)) > 0 &&
+	    is_daemon_address(a[0].address))
+		return msg_keep(m, xasprintf("Sender %s", a[0].address));
+	return NULL;
+}
+
+/* MAILER-DAEMON, LISTSERV, majordomo: software, not a person. */
+static bool
+is_daemon_address(const char *addr)
+{
+	static const char *const daemons[] = { "mailer-daemon", "listserv",
+	    "majordomo" };
+	size_t	 i, local;
+
+	local = strcspn(addr, "@");
+	for (i = 0; i < sizeof daemons / sizeof daemons[0]; i++) {
+		if (local == strlen(daemons[i]) &&
+		    g_ascii_strncasecmp(addr, daemons[i], local) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Does v hold word as a whole token (any case, any separator)? */
+static bool
+has_token(const char *v, const char *word)
+{
+	size_t		 n = strlen(word);
+	const char	*p;
+
+	for (p = v; *p != '\0'; p++) {
+		if (p != v && isalnum((unsigned char)p[-1]))
+			continue;
+		if (g_ascii_strncasecmp(p, word, n) == 0 &&
+		    !isalnum((unsigned char)p[n]))
+			return true;
+	}
+	return false;
+}
+
+const char *
+msg_raw(const struct msg *m, size_t *len)
+{
+	if (len != NULL)
+		*len = m->raw_len;
+	return m->raw;
+}
+
+const char *
+msg_subject(struct msg *m)
+{
+	return m->subject;
+}
+
+const char *
+msg_message_id(struct msg *m)
+{
+	return m->message_id;
+}
+
+const char *
+msg_in_reply_to(struct msg *m)
+{
+	return m->in_reply_to;
+}
+
+const char *
+msg_references(struct msg *m)
+{
+	return m->references;
+}
+
+const char *
+msg_date(struct msg *m)
+{
+	return m->date;
+}
+
+time_t
+msg_date_time(struct msg *m)
+{
+	return m->date_time;
+}
+
+size_t
+msg_addrs(struct msg *m, enum msg_addr_field f, const struct msg_addr **out)
+{
+	if ((int)f < 0 || f >= MSG_ADDR_FIELD_COUNT) {
+		*out = NULL;
+		return 0;
+	}
+	*out = m->addrs[f];
+	return m->naddrs[f];
+}
+
+const char *
+msg_return_path(struct msg *m)
+{
+	return m->return_path;
+}
+
+size_t
+msg_headers(struct msg *m, const struct msg_header **out)
+{
+	*out = m->headers;
+	return m->nheaders;
+}
+
+const char *
+msg_header(struct msg *m, const char *name, size_t idx)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->nheaders; i++) {
+		if (strcasecmp(m->headers[i].name, name) != 0)
+			continue;
+		if (idx-- == 0)
+			return m->headers[i].value;
+	}
+	return NULL;
+}
+
+const char *
+msg_text(struct msg *m)
+{
+	msg_body_parse(m);
+	return m->text;
+}
+
+size_t
+msg_attachments(struct msg *m, const struct msg_attachment **out)
+{
+	msg_body_parse(m);
+	*out = m->attachments;
+	return m->nattachments;
+}
+
+const char *
+msg_list_id(struct msg *m)
+{
+	return m->list_id;
+}
+
+bool
+msg_is_list(struct msg *m)
+{
+	return m->is_list;
+}
+
+bool
+msg_is_auto(struct msg *m, const char **why)
+{
+	if (why != NULL)
+		*why = m->auto_reason;
+	return m->auto_reason != NULL;
+}
+
+size_t
+msg_defects(struct msg *m, const char *const **out)
+{
+	*out = (const char *const *)m->defects;
+	return m->ndefects;
 }

@@ -1,0 +1,52 @@
+/*
+ * Actions: one file each (action-reply.c, ...), behind struct action_ops.
+ * An action gets the fields the rule engine rendered into the plan (see
+ * rule.h) and the message it answers, and carries out one effect.
+ */
+#ifndef FACTEUR_ACTION_H
+#define FACTEUR_ACTION_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct conf;
+struct conf_account;
+struct msg;
+struct state;
+
+enum action_result {
+	ACTION_OK,
+	ACTION_TEMP,	/* retry later: network, 4xx, timeout */
+	ACTION_PERM	/* will never work: 5xx, bad address, refused */
+};
+
+struct action_ctx {
+	const struct conf		*conf;
+	const struct conf_account	*account;
+	struct state			*state;
+	struct msg			*msg;	/* the message acted on */
+	const char			*mailbox;
+	/* Stable name of this action in the journal; outgoing mail derives
+	 * its Message-ID from it so a resend is recognisably the same. */
+	const char			*ident;
+};
+
+struct action_ops {
+	const char	*type;
+	/*
+	 * Carry out the action with the plan's fields (borrowed). Returns
+	 * ACTION_OK, or ACTION_TEMP / ACTION_PERM with *cause allocated.
+	 * It may run again after a crash in its middle, so it must be safe
+	 * to repeat.
+	 */
+	enum action_result (*exec)(struct action_ctx *, json_t *fields,
+			    char **cause);
+};
+
+/* The ops for a plan action type, or NULL when none runs it here. */
+const struct action_ops *action_find(const char *type);
+
+extern const struct action_ops action_reply_ops;
+
+#endif

@@ -1,0 +1,132 @@
+/*
+ * A small IMAP client on a connection that libcurl opened and logged in
+ * (CURLOPT_CONNECT_ONLY: greeting, CAPABILITY, STARTTLS and SASL are
+ * libcurl's; everything after is ours). libcurl 7.88.1 cannot frame
+ * literals in custom requests, so message content is always read here.
+ *
+ * Responses are read whole, literals included, into one buffer; a token
+ * reader then walks them. Every size is capped: line length, literal size,
+ * response size.
+ */
+#ifndef FACTEUR_IMAP_H
+#define FACTEUR_IMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "xmalloc.h"
+
+struct conf_account;
+
+enum imap_status {
+	IMAP_OK = 0,
+	IMAP_NO = -1,		/* tagged NO: the command failed */
+	IMAP_BAD = -2,		/* tagged BAD, or a protocol error */
+	IMAP_TEMP = -3		/* connection lost, timeout: retry later */
+};
+
+enum imap_tok_type {
+	IMAP_TOK_END,
+	IMAP_TOK_ATOM,		/* also numbers, flags, NIL */
+	IMAP_TOK_STRING,	/* quoted string or literal */
+	IMAP_TOK_OPEN,		/* ( */
+	IMAP_TOK_CLOSE,		/* ) */
+	IMAP_TOK_BOPEN,		/* [ */
+	IMAP_TOK_BCLOSE,	/* ] */
+	IMAP_TOK_ERROR
+};
+
+struct imap_tok {
+	enum imap_tok_type	 type;
+	const char		*p;	/* into the response; not terminated */
+	size_t			 len;
+};
+
+/* One whole response line, literals inline. */
+struct imap_resp {
+	struct buf	 line;
+	size_t		 pos;		/* token reader position */
+	bool		 tagged;	/* starts with our tag */
+};
+
+struct imap_conn {
+	CURL		*curl;
+	curl_socket_t	 fd;
+	char		*label;		/* "account" for logs */
+	struct buf	 in;		/* bytes received */
+	size_t		 in_off;	/* of which consumed */
+	unsigned	 tag;
+	char		 tagstr[16];
+	char		*caps;		/* CAPABILITY atoms, space separated */
+	size_t		 max_literal;
+	int		 timeout_ms;	/* per read */
+	/* SELECT results */
+	uint32_t	 uidvalidity;
+	uint32_t	 uidnext;
+	uint32_t	 exists;
+	bool		 exists_changed;	/* an EXISTS arrived */
+};
+
+/*
+ * An untagged-response handler: called for every untagged response while a
+ * command runs. Returns 0, or -1 to fail the command with *cause set.
+ */
+typedef int (*imap_untagged_cb)(struct imap_conn *, struct imap_resp *,
+    void *, char **cause);
+
+int	imap_connect(struct imap_conn *, const struct conf_account *,
+	    const char *password, const char *oauth_token, char **cause);
+void	imap_close(struct imap_conn *);
+bool	imap_has_cap(const struct imap_conn *, const char *);
+
+/*
+ * Send a command (the tag is added) and read until its tagged reply.
+ * Untagged responses go to cb (may be NULL). On IMAP_NO/BAD/TEMP *cause
+ * says why.
+ */
+int	imap_command(struct imap_conn *, imap_untagged_cb, void *,
+	    char **cause, const char *, ...)
+	    __attribute__((format(printf, 5, 6)));
+
+/* SELECT a mailbox; fills uidvalidity, uidnext, exists. */
+int	imap_select(struct imap_conn *, const char *mailbox, char **cause);
+/* UID SEARCH UID from:* -> sorted UIDs >= from (caller frees *uids). */
+int	imap_search_from(struct imap_conn *, uint32_t from, uint32_t **uids,
+	    size_t *n, char **cause);
+
+/* A message fetched with BODY.PEEK[]. */
+struct imap_message {
+	uint32_t	 uid;
+	char		*data;
+	size_t		 len;
+	bool		 seen;
+};
+
+/*
+ * UID FETCH the set (e.g. "5,7:9") with BODY.PEEK[], never setting \Seen.
+ * The caller frees each data and the array.
+ */
+int	imap_fetch(struct imap_conn *, const char *set,
+	    struct imap_message **, size_t *n, char **cause);
+
+/* Quote a string for the IMAP wire (mailbox names); caller frees. */
+char	*imap_quote(const char *);
+
+/* Low level, for IDLE and tests. */
+int	imap_send(struct imap_conn *, const char *, size_t, char **cause);
+int	imap_read_resp(struct imap_conn *, struct imap_resp *, char **cause);
+void	imap_resp_init(struct imap_resp *);
+void	imap_resp_free(struct imap_resp *);
+struct imap_tok imap_next(struct imap_resp *);
+/* Token equals atom s (any case). */
+bool	imap_tok_is(const struct imap_tok *, const char *);
+/* Parse a token as an unsigned 32-bit number; -1 if it is not one. */
+int	imap_tok_u32(const struct imap_tok *, uint32_t *);
+
+/* Feed bytes to the reader without a socket (tests, fuzzing). */
+void	imap_conn_init_buffer(struct imap_conn *, const char *, size_t);
+
+#endif

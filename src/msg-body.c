@@ -1,0 +1,496 @@
+/*
+ * The body of a message: the text a person reads and the list of
+ * attachments, from one walk over GMime's MIME tree, done the first time
+ * either is asked for.
+ *
+ * What counts as text: text/plain and text/html leaves that are neither
+ * marked as attachments nor carry a file name. In multipart/alternative one
+ * child is chosen: text/plain if it says anything, else a multipart (which
+ * may hold the HTML with its images), else text/html. HTML is turned into
+ * text by msg-html.c. Text parts of a multipart/mixed are joined.
+ *
+ * A message/rfc822 part is listed as one attachment and walked for the
+ * attachments it holds, but its text is not the message's text: a bounce
+ * quoting our own reply must not match the rule that sent it.
+ * multipart/signed content is walked (its parts flagged is_signed) and the
+ * signature listed; encrypted parts are listed, never decrypted.
+ *
+ * Every walk is capped: nesting depth, number of parts, bytes of text.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <gmime/gmime.h>
+
+#include "msg.h"
+#include "msg-html.h"
+#include "msg-private.h"
+#include "msg-utf8.h"
+#include "xmalloc.h"
+
+#define WALK_SIGNED	0x1
+#define WALK_ENCRYPTED	0x2
+#define WALK_NESTED	0x4	/* inside message/rfc822: no text */
+
+struct walk {
+	struct msg	*m;
+	struct buf	 text;
+	size_t		 parts;
+	bool		 depth_hit;
+	bool		 parts_hit;
+	bool		 text_cut;
+};
+
+static void	 walk_object(struct walk *, GMimeObject *, size_t, int);
+static void	 walk_multipart(struct walk *, GMimeMultipart *, size_t, int);
+static void	 walk_alternative(struct walk *, GMimeMultipart *, size_t,
+		    int);
+static int	 alternative_rank(GMimeObject *);
+static void	 walk_signed(struct walk *, GMimeMultipart *, size_t, int);
+static void	 walk_encrypted(struct walk *, GMimeMultipart *, int);
+static void	 walk_message_part(struct walk *, GMimeMessagePart *, size_t,
+		    int);
+static void	 walk_leaf(struct walk *, GMimePart *, int);
+static bool	 is_body_text(GMimePart *);
+static int	 leaf_crypto_flags(GMimePart *);
+static char	*decode_content(GMimePart *, size_t *);
+static char	*to_utf8(struct msg *, const char *, size_t, const char *);
+static char	*guess_8bit(struct msg *, const char *, size_t);
+static void	 add_text(struct walk *, GMimePart *);
+static void	 append_text(struct walk *, const char *);
+static bool	 has_words(const char *, size_t);
+static void	 add_attachment(struct walk *, GMimeObject *, size_t, int);
+static size_t	 object_size(GMimeObject *);
+static void	 finish_text(struct walk *);
+
+void
+msg_body_parse(struct msg *m)
+{
+	struct walk	 w;
+	GMimeMessage	*gm;
+
+	if (m->body_done)
+		return;
+	m->body_done = true;
+	memset(&w, 0, sizeof w);
+	w.m = m;
+	buf_init(&w.text, m->limits.max_text);
+	if ((gm = msg_gmime_parse(m, m->parse, m->parse_len)) == NULL) {
+		/* No MIME structure at all: the bytes after the headers. */
+		msg_defect(m, "message could not be parsed as MIME");
+		if (m->header_len < m->parse_len)
+			append_text(&w, msg_keep_utf8(m, m->parse +
+			    m->header_len, m->parse_len - m->header_len));
+	} else {
+		walk_object(&w, g_mime_message_get_mime_part(gm), 0, 0);
+		g_object_unref(gm);
+	}
+	finish_text(&w);
+}
+
+static void
+walk_object(struct walk *w, GMimeObject *obj, size_t depth, int flags)
+{
+	if (obj == NULL)
+		return;
+	if (depth >= w->m->limits.max_depth) {
+		if (!w->depth_hit)
+			msg_defect(w->m, "MIME nesting deeper than %zu, "
+			    "inner parts skipped", w->m->limits.max_depth);
+		w->depth_hit = true;
+		return;
+	}
+	if (++w->parts > w->m->limits.max_parts) {
+		if (!w->parts_hit)
+			msg_defect(w->m, "more than %zu MIME parts, the rest "
+			    "skipped", w->m->limits.max_parts);
+		w->parts_hit = true;
+		return;
+	}
+	if (GMIME_IS_MESSAGE_PART(obj))
+		walk_message_part(w, GMIME_MESSAGE_PART(obj), depth, flags);
+	else if (GMIME_IS_MULTIPART_ENCRYPTED(obj))
+		walk_encrypted(w, GMIME_MULTIPART(obj), flags);
+	else if (GMIME_IS_MULTIPART_SIGNED(obj))
+		walk_signed(w, GMIME_MULTIPART(obj), depth, flags);
+	else if (GMIME_IS_MULTIPART(obj))
+		walk_multipart(w, GMIME_MULTIPART(obj), depth, flags);
+	else if (GMIME_IS_PART(obj))
+		walk_leaf(w, GMIME_PART(obj), flags);
+}
+
+static void
+walk_multipart(struct walk *w, GMimeMultipart *mp, size_t depth, int flags)
+{
+	GMimeContentType	*ct;
+	int			 i, n;
+
+	ct = g_mime_object_get_content_type(GMIME_OBJECT(mp));
+	if (ct != NULL && g_mime_content_type_is_type(ct, "multipart",
+	    "alternative")) {
+		walk_alternative(w, mp, depth, flags);
+		return;
+	}
+	n = g_mime_multipart_get_count(mp);
+	for (i = 0; i < n; i++)
+		walk_object(w, g_mime_multipart_get_part(mp, i), depth + 1,
+		    flags);
+}
+
+/*
+ * Try the children best first; keep the first that adds words to the text.
+ * An empty text/plain beside a full HTML part is common.
+ */
+static void
+walk_alternative(struct walk *w, GMimeMultipart *mp, size_t depth,
+    int flags)
+{
+	GMimeObject	*child;
+	size_t		 before;
+	int		 i, n, rank;
+
+	n = g_mime_multipart_get_count(mp);
+	for (rank = 3; rank >= 0; rank--) {
+		for (i = n - 1; i >= 0; i--) {
+			child = g_mime_multipart_get_part(mp, i);
+			if (alternative_rank(child) != rank)
+				continue;
+			before = w->text.len;
+			walk_object(w, child, depth + 1, flags);
+			if (w->text.len > before && has_words(w->text.data +
+			    before, w->text.len - before))
+				return;
+			w->text.len = before;
+			if (w->text.data != NULL)
+				w->text.data[before] = '\0';
+		}
+	}
+}
+
+static int
+alternative_rank(GMimeObject *obj)
+{
+	GMimeContentType	*ct;
+
+	ct = g_mime_object_get_content_type(obj);
+	if (ct != NULL && g_mime_content_type_is_type(ct, "text", "plain"))
+		return 3;
+	if (GMIME_IS_MULTIPART(obj))
+		return 2;
+	if (ct != NULL && g_mime_content_type_is_type(ct, "text", "html"))
+		return 1;
+	return 0;
+}
+
+/* The signed content is walked as usual, the signature listed. */
+static void
+walk_signed(struct walk *w, GMimeMultipart *mp, size_t depth, int flags)
+{
+	int	 i, n;
+
+	n = g_mime_multipart_get_count(mp);
+	for (i = 0; i < n; i++) {
+		if (i == 0)
+			walk_object(w, g_mime_multipart_get_part(mp, i),
+			    depth + 1, flags | WALK_SIGNED);
+		else
+			add_attachment(w, g_mime_multipart_get_part(mp, i),
+			    depth + 1, flags | WALK_SIGNED);
+	}
+}
+
+/* Listed as they are: facteur never decrypts. */
+static void
+walk_encrypted(struct walk *w, GMimeMultipart *mp, int flags)
+{
+	int	 i, n;
+
+	n = g_mime_multipart_get_count(mp);
+	for (i = 0; i < n; i++)
+		add_attachment(w, g_mime_multipart_get_part(mp, i), 0,
+		    flags | WALK_ENCRYPTED);
+}
+
+static void
+walk_message_part(struct walk *w, GMimeMessagePart *mp, size_t depth,
+    int flags)
+{
+	GMimeMessage	*inner;
+
+	add_attachment(w, GMIME_OBJECT(mp), depth, flags);
+	if ((inner = g_mime_message_part_get_message(mp)) == NULL)
+		return;
+	walk_object(w, g_mime_message_get_mime_part(inner), depth + 1,
+	    flags | WALK_NESTED);
+}
+
+static void
+walk_leaf(struct walk *w, GMimePart *part, int flags)
+{
+	flags |= leaf_crypto_flags(part);
+	if ((flags & (WALK_NESTED | WALK_ENCRYPTED)) == 0 &&
+	    is_body_text(part))
+		add_text(w, part);
+	else
+		add_attachment(w, GMIME_OBJECT(part), 0, flags);
+}
+
+static bool
+is_body_text(GMimePart *part)
+{
+	GMimeContentType	*ct;
+	const char		*disp, *name;
+
+	ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
+	if (ct == NULL || (!g_mime_content_type_is_type(ct, "text", "plain") &&
+	    !g_mime_content_type_is_type(ct, "text", "html")))
+		return false;
+	disp = g_mime_object_get_disposition(GMIME_OBJECT(part));
+	if (disp != NULL && g_ascii_strcasecmp(disp, "attachment") == 0)
+		return false;
+	name = g_mime_part_get_filename(part);
+	return name == NULL || *name == '\0';
+}
+
+/* S/MIME and PGP/MIME parts outside their multipart wrappers. */
+static int
+leaf_crypto_flags(GMimePart *part)
+{
+	GMimeContentType	*ct;
+	const char		*smime;
+
+	ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
+	if (ct == NULL)
+		return 0;
+	if (g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
+	    g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime")) {
+		smime = g_mime_content_type_get_parameter(ct, "smime-type");
+		if (smime != NULL && g_ascii_strcasecmp(smime,
+		    "signed-data") == 0)
+			return WALK_SIGNED;
+		return WALK_ENCRYPTED;
+	}
+	if (g_mime_content_type_is_type(ct, "application", "pkcs7-signature") ||
+	    g_mime_content_type_is_type(ct, "application", "x-pkcs7-signature") ||
+	    g_mime_content_type_is_type(ct, "application", "pgp-signature"))
+		return WALK_SIGNED;
+	if (g_mime_content_type_is_type(ct, "application", "pgp-encrypted"))
+		return WALK_ENCRYPTED;
+	return 0;
+}
+
+/* The part's content with its transfer encoding undone. */
+static char *
+decode_content(GMimePart *part, size_t *len)
+{
+	GMimeDataWrapper	*dw;
+	GMimeStream		*mem;
+	GByteArray		*ba;
+	char			*out;
+
+	*len = 0;
+	if ((dw = g_mime_part_get_content(part)) == NULL)
+		return xstrdup("");
+	mem = g_mime_stream_mem_new();
+	g_mime_data_wrapper_write_to_stream(dw, mem);
+	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	out = xmalloc(ba->len + 1);
+	if (ba->len > 0)
+		memcpy(out, ba->data, ba->len);
+	out[ba->len] = '\0';
+	*len = ba->len;
+	g_object_unref(mem);
+	return out;
+}
+
+/* Bytes in a declared charset (or none) to valid UTF-8. */
+static char *
+to_utf8(struct msg *m, const char *s, size_t len, const char *charset)
+{
+	char	*out;
+	size_t	 bad;
+
+	if (charset == NULL || g_ascii_strcasecmp(charset, "us-ascii") == 0 ||
+	    g_ascii_strcasecmp(charset, "utf-8") == 0 ||
+	    g_ascii_strcasecmp(charset, "utf8") == 0) {
+		if (g_utf8_validate_len(s, len, NULL))
+			return xstrndup(s, len);
+		msg_defect(m, "text labelled %s is not, charset guessed",
+		    charset == NULL ? "us-ascii (no charset)" : charset);
+		return guess_8bit(m, s, len);
+	}
+	out = msg_utf8_convert(s, len, g_mime_charset_iconv_name(charset),
+	    &bad);
+	if (out == NULL) {
+		msg_defect(m, "unknown charset %.40s, guessed", charset);
+		return guess_8bit(m, s, len);
+	}
+	if (bad > 0)
+		msg_defect(m, "%zu bytes invalid in charset %.40s", bad,
+		    charset);
+	return out;
+}
+
+/* GMime tries the fallback charsets and keeps the one that fits best. */
+static char *
+guess_8bit(struct msg *m, const char *s, size_t len)
+{
+	char	*g, *out;
+
+	g = g_mime_utils_decode_8bit(m->options, s, len);
+	if (g == NULL)
+		return msg_utf8_sanitize(s, len);
+	out = msg_utf8_sanitize(g, strlen(g));
+	g_free(g);
+	return out;
+}
+
+static void
+add_text(struct walk *w, GMimePart *part)
+{
+	GMimeContentType	*ct;
+	char			*raw, *utf8, *html;
+	size_t			 len;
+	int			 cut = 0;
+
+	ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
+	raw = decode_content(part, &len);
+	utf8 = to_utf8(w->m, raw, len,
+	    g_mime_content_type_get_parameter(ct, "charset"));
+	free(raw);
+	if (g_mime_content_type_is_type(ct, "text", "html")) {
+		html = msg_html_to_text(utf8, strlen(utf8),
+		    w->m->limits.max_text, &cut);
+		free(utf8);
+		utf8 = html;
+	}
+	append_text(w, utf8);
+	free(utf8);
+}
+
+/* Append s, CRLF made LF, a blank line between parts; cut at the cap. */
+static void
+append_text(struct walk *w, const char *s)
+{
+	size_t	 room, n;
+
+	if (w->text_cut)
+		return;
+	if (w->text.len > 0 && buf_add(&w->text, "\n", 1) != 0)
+		return;
+	for (; *s != '\0'; s += n) {
+		n = strcspn(s, "\r");
+		room = w->text.cap - w->text.len;
+		if (n > room) {
+			n = room;
+			while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+				n--;
+			buf_add(&w->text, s, n);
+			w->text_cut = true;
+			msg_defect(w->m, "text cut at %zu bytes", w->text.len);
+			return;
+		}
+		buf_add(&w->text, s, n);
+		if (s[n] == '\r' && s[n + 1] != '\n')
+			buf_add(&w->text, "\n", 1);
+		if (s[n] == '\r')
+			n++;
+	}
+}
+
+static bool
+has_words(const char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		if (!g_ascii_isspace(s[i]))
+			return true;
+	}
+	return false;
+}
+
+static void
+add_attachment(struct walk *w, GMimeObject *obj, size_t depth, int flags)
+{
+	struct msg		*m = w->m;
+	struct msg_attachment	*a;
+	GMimeContentType	*ct;
+	const char		*name = NULL;
+	char			*type, *lower;
+
+	(void)depth;
+	if (m->nattachments >= m->limits.max_parts)
+		return;
+	if (m->nattachments == m->attachments_size) {
+		m->attachments_size = m->attachments_size == 0 ? 4 :
+		    m->attachments_size * 2;
+		m->attachments = xreallocarray(m->attachments,
+		    m->attachments_size, sizeof *m->attachments);
+	}
+	a = &m->attachments[m->nattachments++];
+	flags |= GMIME_IS_PART(obj) ? leaf_crypto_flags(GMIME_PART(obj)) : 0;
+	if (GMIME_IS_PART(obj))
+		name = g_mime_part_get_filename(GMIME_PART(obj));
+	else if ((name = g_mime_object_get_content_disposition_parameter(obj,
+	    "filename")) == NULL)
+		name = g_mime_object_get_content_type_parameter(obj, "name");
+	if (name == NULL)
+		name = "";
+	a->filename = msg_keep_utf8(m, name, strlen(name));
+	ct = g_mime_object_get_content_type(obj);
+	type = ct == NULL ? g_strdup("application/octet-stream") :
+	    g_mime_content_type_get_mime_type(ct);
+	lower = g_ascii_strdown(type, -1);
+	a->content_type = msg_keep_utf8(m, lower, strlen(lower));
+	g_free(lower);
+	g_free(type);
+	a->size = object_size(obj);
+	a->is_signed = (flags & WALK_SIGNED) != 0;
+	a->is_encrypted = (flags & WALK_ENCRYPTED) != 0;
+}
+
+/* Decoded bytes of a leaf; bytes as written of anything else. */
+static size_t
+object_size(GMimeObject *obj)
+{
+	GMimeStream		*null;
+	GMimeDataWrapper	*dw;
+	size_t			 n;
+
+	null = g_mime_stream_null_new();
+	if (GMIME_IS_PART(obj)) {
+		if ((dw = g_mime_part_get_content(GMIME_PART(obj))) != NULL)
+			g_mime_data_wrapper_write_to_stream(dw, null);
+	} else if (GMIME_IS_MESSAGE_PART(obj) &&
+	    g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj)) != NULL)
+		g_mime_object_write_to_stream(GMIME_OBJECT(
+		    g_mime_message_part_get_message(GMIME_MESSAGE_PART(obj))),
+		    NULL, null);
+	else
+		g_mime_object_write_content_to_stream(obj, NULL, null);
+	n = GMIME_STREAM_NULL(null)->written;
+	g_object_unref(null);
+	return n;
+}
+
+/* Trailing blanks off; the text handed to the message. */
+static void
+finish_text(struct walk *w)
+{
+	char	*s;
+	size_t	 len;
+
+	if (w->text.data == NULL) {
+		w->m->text = "";
+		buf_free(&w->text);
+		return;
+	}
+	s = buf_steal(&w->text, &len);
+	while (len > 0 && g_ascii_isspace(s[len - 1]))
+		len--;
+	s[len] = '\0';
+	w->m->text = msg_keep(w->m, msg_utf8_sanitize(s, len));
+	free(s);
+	buf_free(&w->text);
+}

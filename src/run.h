@@ -1,0 +1,42 @@
+/*
+ * The per-message path shared by every source: identity -> journal ->
+ * parse -> rules -> plan saved -> actions -> finished. A source hands over
+ * the bytes and learns whether the message is finished (its after-policy may
+ * be applied) or still pending (keep it, try again later).
+ */
+#ifndef FACTEUR_RUN_H
+#define FACTEUR_RUN_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct conf;
+struct conf_account;
+struct state;
+
+enum process_result {
+	PROCESS_DONE,		/* finished now or before: apply after */
+	PROCESS_PENDING,	/* actions wait for a retry: keep it */
+	PROCESS_ERROR		/* could not even journal it: keep it */
+};
+
+struct runner {
+	struct conf		*conf;
+	struct state		*state;
+	volatile sig_atomic_t	*stop;		/* set by signals */
+	unsigned		 processed;	/* counters for the pass */
+	unsigned		 pending;
+};
+
+enum process_result runner_process(struct runner *, struct conf_account *,
+		    const char *mailbox, const char *key, uint32_t uid,
+		    const char *data, size_t len);
+
+/* Hex SHA-256 of data into out (65 bytes). */
+void	sha256_hex(const void *, size_t, char out[65]);
+
+/* The IMAP source: one pass over every mailbox of the account. */
+int	source_imap_sync(struct runner *, struct conf_account *, char **);
+
+#endif

@@ -1,0 +1,200 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "conf.h"
+#include "log.h"
+#include "smtp.h"
+#include "xmalloc.h"
+
+struct smtp_upload {
+	const char	*p;
+	size_t		 left;
+};
+
+struct smtp_replies {
+	struct buf	 text;		/* every server reply line */
+};
+
+static size_t	smtp_read_cb(char *, size_t, size_t, void *);
+static size_t	smtp_header_cb(char *, size_t, size_t, void *);
+static void	smtp_setup_auth(CURL *, const struct conf_smtp *,
+		    const char *);
+static enum smtp_result smtp_classify(CURL *, CURLcode, struct smtp_replies *,
+		    size_t, char **);
+static void	smtp_last_reply(const struct buf *, char *, size_t);
+
+bool
+smtp_address_valid(const char *a, bool allow_empty)
+{
+	const unsigned char	*p;
+	const char		*at;
+
+	if (a == NULL)
+		return false;
+	if (*a == '\0')
+		return allow_empty;
+	if (strlen(a) > 254)
+		return false;
+	for (p = (const unsigned char *)a; *p != '\0'; p++) {
+		/* Controls, spaces and brackets break the SMTP command. */
+		if (*p <= ' ' || *p == 0x7f || *p == '<' || *p == '>')
+			return false;
+	}
+	at = strrchr(a, '@');
+	return at != NULL && at != a && at[1] != '\0';
+}
+
+static size_t
+smtp_read_cb(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct smtp_upload	*u = arg;
+	size_t			 n = size * nmemb;
+
+	if (n > u->left)
+		n = u->left;
+	memcpy(buf, u->p, n);
+	u->p += n;
+	u->left -= n;
+	return n;
+}
+
+/* libcurl reports per-recipient replies only here. */
+static size_t
+smtp_header_cb(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct smtp_replies	*r = arg;
+	size_t			 n = size * nmemb;
+
+	if (r->text.len < 4096) {
+		buf_add(&r->text, p, n > 512 ? 512 : n);
+	}
+	return n;
+}
+
+static void
+smtp_setup_auth(CURL *c, const struct conf_smtp *s, const char *password)
+{
+	char	*opts;
+
+	if (s->user == NULL)
+		return;
+	curl_easy_setopt(c, CURLOPT_USERNAME, s->user);
+	curl_easy_setopt(c, CURLOPT_PASSWORD, password);
+	opts = xasprintf("AUTH=%s", s->auth != NULL ? s->auth : "PLAIN");
+	curl_easy_setopt(c, CURLOPT_LOGIN_OPTIONS, opts);
+	free(opts);
+}
+
+/* The last reply line the server sent, for error messages. */
+static void
+smtp_last_reply(const struct buf *text, char *out, size_t size)
+{
+	const char	*p = text->data != NULL ? text->data : "";
+	const char	*end = p + strlen(p), *start;
+
+	while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
+		end--;
+	for (start = end; start > p && start[-1] != '\n'; start--)
+		;
+	snprintf(out, size, "%.*s", (int)(end - start), start);
+}
+
+static enum smtp_result
+smtp_classify(CURL *c, CURLcode rc, struct smtp_replies *r, size_t nrcpts,
+    char **cause)
+{
+	long	 code = 0;
+	char	 last[512];
+
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	smtp_last_reply(&r->text, last, sizeof last);
+	if (rc == CURLE_OK)
+		return SMTP_OK;
+	(void)nrcpts;
+	*cause = xasprintf("smtp: %s%s%s", curl_easy_strerror(rc),
+	    *last != '\0' ? ": " : "", last);
+	if (rc == CURLE_LOGIN_DENIED || rc == CURLE_USE_SSL_FAILED)
+		return SMTP_TEMP;	/* the config, not the message */
+	if (code >= 500 && code < 600)
+		return SMTP_PERM;
+	return SMTP_TEMP;
+}
+
+enum smtp_result
+smtp_send(const struct conf_smtp *s, const char *mail_from,
+    const char *const *rcpts, size_t nrcpts, const char *data, size_t len,
+    char **cause)
+{
+	struct smtp_upload	 up = { data, len };
+	struct smtp_replies	 replies;
+	struct curl_slist	*list = NULL;
+	char			*password = NULL, *from = NULL;
+	enum smtp_result	 res = SMTP_PERM;
+	CURL			*c;
+	CURLcode		 rc;
+	size_t			 i;
+
+	buf_init(&replies.text, 8192);
+	if (nrcpts == 0) {
+		*cause = xstrdup("smtp: no recipient");
+		return SMTP_PERM;
+	}
+	if (!smtp_address_valid(mail_from, true)) {
+		*cause = xstrdup("smtp: invalid sender address");
+		return SMTP_PERM;
+	}
+	for (i = 0; i < nrcpts; i++) {
+		if (!smtp_address_valid(rcpts[i], false)) {
+			*cause = xasprintf("smtp: invalid recipient address "
+			    "'%.100s'", rcpts[i]);
+			goto out;
+		}
+		list = curl_slist_append(list, rcpts[i]);
+	}
+	if (s->user != NULL && secret_get(&s->password, &password, cause) != 0) {
+		res = SMTP_TEMP;
+		goto out;
+	}
+	if ((c = curl_easy_init()) == NULL)
+		fatal("curl_easy_init");
+	from = xasprintf("<%s>", mail_from);
+	curl_easy_setopt(c, CURLOPT_URL, s->url);
+	curl_easy_setopt(c, CURLOPT_USE_SSL, s->tls == TLS_NONE ?
+	    (long)CURLUSESSL_NONE : (long)CURLUSESSL_ALL);
+	if (s->ca_file != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, s->ca_file);
+	if (!s->tls_verify) {
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	smtp_setup_auth(c, s, password);
+	curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
+	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, list);
+	curl_easy_setopt(c, CURLOPT_MAIL_RCPT_ALLLOWFAILS, 1L);
+	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c, CURLOPT_READFUNCTION, smtp_read_cb);
+	curl_easy_setopt(c, CURLOPT_READDATA, &up);
+	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, smtp_header_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &replies);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)(s->timeout_seconds ?
+	    s->timeout_seconds : 120));
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	rc = curl_easy_perform(c);
+	res = smtp_classify(c, rc, &replies, nrcpts, cause);
+	curl_easy_cleanup(c);
+out:
+	if (password != NULL) {
+		explicit_bzero(password, strlen(password));
+		free(password);
+	}
+	free(from);
+	curl_slist_free_all(list);
+	buf_free(&replies.text);
+	return res;
+}

@@ -1,0 +1,209 @@
+/*
+ * The IMAP source: for each mailbox of the account, SELECT, find the UIDs
+ * above the last one finished, fetch them in batches with BODY.PEEK[] (never
+ * setting \Seen), hand each to the runner, then apply the account's after
+ * policy to the finished ones. The last UID saved only moves past messages
+ * that are finished, so a pending one is fetched again next time, and the
+ * journal resumes it without evaluating the rules again.
+ *
+ * A UIDVALIDITY change restarts from UID 1; messages already processed are
+ * recognised in the journal by their bytes and Message-ID.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "imap.h"
+#include "log.h"
+#include "run.h"
+#include "state.h"
+#include "xmalloc.h"
+
+#define FETCH_BATCH	100
+
+static int	 sync_mailbox(struct runner *, struct conf_account *,
+		     struct imap_conn *, const char *, char **);
+static int	 sync_batch(struct runner *, struct conf_account *,
+		     struct imap_conn *, const char *, const uint32_t *,
+		     size_t, uint32_t *, char **);
+static char	*uid_set(const uint32_t *, size_t);
+static int	 apply_after(struct conf_account *, struct imap_conn *,
+		     uint32_t, char **);
+static int	 msg_uid_cmp(const void *, const void *);
+
+/* "1,3:5,9" from a sorted list. */
+static char *
+uid_set(const uint32_t *uids, size_t n)
+{
+	struct buf	 b;
+	size_t		 i, j;
+
+	buf_init(&b, SIZE_MAX);
+	for (i = 0; i < n; i = j + 1) {
+		for (j = i; j + 1 < n && uids[j + 1] == uids[j] + 1; j++)
+			;
+		if (b.len > 0)
+			buf_add(&b, ",", 1);
+		if (j > i)
+			buf_printf(&b, "%" PRIu32 ":%" PRIu32, uids[i],
+			    uids[j]);
+		else
+			buf_printf(&b, "%" PRIu32, uids[i]);
+	}
+	return buf_steal(&b, NULL);
+}
+
+static int
+msg_uid_cmp(const void *a, const void *b)
+{
+	uint32_t	 x = ((const struct imap_message *)a)->uid;
+	uint32_t	 y = ((const struct imap_message *)b)->uid;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+apply_after(struct conf_account *a, struct imap_conn *c, uint32_t uid,
+    char **cause)
+{
+	char	*q;
+	int	 rc;
+
+	switch (a->after) {
+	case AFTER_KEEP:
+		return IMAP_OK;
+	case AFTER_SEEN:
+		return imap_command(c, NULL, NULL, cause,
+		    "UID STORE %" PRIu32 " +FLAGS.SILENT (\\Seen)", uid);
+	case AFTER_MOVE:
+		q = imap_quote(a->after_folder);
+		if (imap_has_cap(c, "MOVE")) {
+			rc = imap_command(c, NULL, NULL, cause,
+			    "UID MOVE %" PRIu32 " %s", uid, q);
+			free(q);
+			return rc;
+		}
+		rc = imap_command(c, NULL, NULL, cause,
+		    "UID COPY %" PRIu32 " %s", uid, q);
+		free(q);
+		if (rc != IMAP_OK)
+			return rc;
+		/* FALLTHROUGH */
+	case AFTER_DELETE:
+		rc = imap_command(c, NULL, NULL, cause,
+		    "UID STORE %" PRIu32 " +FLAGS.SILENT (\\Deleted)", uid);
+		if (rc != IMAP_OK)
+			return rc;
+		if (imap_has_cap(c, "UIDPLUS"))
+			return imap_command(c, NULL, NULL, cause,
+			    "UID EXPUNGE %" PRIu32, uid);
+		return imap_command(c, NULL, NULL, cause, "EXPUNGE");
+	}
+	return IMAP_OK;
+}
+
+static int
+sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
+    const char *mailbox, const uint32_t *uids, size_t n, uint32_t *last,
+    char **cause)
+{
+	struct imap_message	*v = NULL;
+	enum process_result	 pr;
+	size_t			 i, nv = 0;
+	char			*set, key[32], *err = NULL;
+	bool			 blocked = false;
+	int			 rc;
+
+	set = uid_set(uids, n);
+	rc = imap_fetch(c, set, &v, &nv, cause);
+	free(set);
+	if (rc != IMAP_OK)
+		return rc;
+	qsort(v, nv, sizeof *v, msg_uid_cmp);
+	for (i = 0; i < nv; i++) {
+		snprintf(key, sizeof key, "%" PRIu32 "/%" PRIu32,
+		    c->uidvalidity, v[i].uid);
+		pr = runner_process(r, a, mailbox, key, v[i].uid, v[i].data,
+		    v[i].len);
+		if (pr == PROCESS_DONE &&
+		    apply_after(a, c, v[i].uid, &err) != IMAP_OK) {
+			log_warn("%s: %s: uid %" PRIu32 ": after-policy: %s",
+			    a->name, mailbox, v[i].uid, err);
+			free(err);
+			err = NULL;
+			pr = PROCESS_PENDING;
+		}
+		/* The saved UID never passes a message still pending. */
+		if (pr != PROCESS_DONE)
+			blocked = true;
+		if (!blocked)
+			*last = v[i].uid;
+	}
+	for (i = 0; i < nv; i++)
+		free(v[i].data);
+	free(v);
+	return IMAP_OK;
+}
+
+static int
+sync_mailbox(struct runner *r, struct conf_account *a, struct imap_conn *c,
+    const char *mailbox, char **cause)
+{
+	uint32_t	 uidvalidity = 0, last = 0, *uids = NULL;
+	size_t		 n = 0, i, k;
+	int		 rc;
+
+	if ((rc = imap_select(c, mailbox, cause)) != IMAP_OK)
+		return rc;
+	if (state_mailbox_get(r->state, a->name, mailbox, &uidvalidity,
+	    &last) != 0 || uidvalidity != c->uidvalidity) {
+		if (uidvalidity != 0)
+			log_warn("%s: %s: UIDVALIDITY changed (%" PRIu32
+			    " -> %" PRIu32 "): rescanning, processed mail "
+			    "is recognised", a->name, mailbox, uidvalidity,
+			    c->uidvalidity);
+		last = 0;
+	}
+	if ((rc = imap_search_from(c, last + 1, &uids, &n, cause)) != IMAP_OK)
+		return rc;
+	log_debug("%s: %s: %zu new", a->name, mailbox, n);
+	for (i = 0; i < n && (r->stop == NULL || !*r->stop); i += k) {
+		k = n - i < FETCH_BATCH ? n - i : FETCH_BATCH;
+		if ((rc = sync_batch(r, a, c, mailbox, uids + i, k, &last,
+		    cause)) != IMAP_OK)
+			break;
+	}
+	free(uids);
+	if (state_mailbox_set(r->state, a->name, mailbox, c->uidvalidity, last,
+	    rc == IMAP_OK ? cause : &(char *){NULL}) != 0 && rc == IMAP_OK)
+		rc = IMAP_TEMP;
+	return rc;
+}
+
+int
+source_imap_sync(struct runner *r, struct conf_account *a, char **cause)
+{
+	struct imap_conn	 c;
+	char			*password = NULL, *token = NULL;
+	size_t			 i;
+	int			 rc;
+
+	if (a->oauth2_argv != NULL) {
+		struct secret s = { SECRET_COMMAND, NULL, a->oauth2_argv };
+		if (secret_get(&s, &token, cause) != 0)
+			return IMAP_TEMP;
+	} else if (secret_get(&a->password, &password, cause) != 0)
+		return IMAP_TEMP;
+	rc = imap_connect(&c, a, password, token, cause);
+	if (password != NULL)
+		explicit_bzero(password, strlen(password));
+	free(password);
+	free(token);
+	if (rc != IMAP_OK)
+		return rc;
+	for (i = 0; i < a->nmailboxes && rc == IMAP_OK; i++)
+		rc = sync_mailbox(r, a, &c, a->mailboxes[i], cause);
+	imap_close(&c);
+	return rc;
+}

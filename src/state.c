@@ -1,0 +1,517 @@
+/*
+ * The state file. Schema changes go through `migrations`: each entry moves
+ * the schema from version i to i+1 inside one transaction, and the version
+ * is kept in PRAGMA user_version. WAL with synchronous=NORMAL: a crash of
+ * the process loses nothing committed; an operating-system crash may lose
+ * the last commits, which then replay as pending (an action may repeat).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "state.h"
+#include "xmalloc.h"
+
+struct state {
+	sqlite3	*db;
+	char	*path;
+};
+
+static const char *migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE mailbox ("
+	"  account TEXT NOT NULL, mailbox TEXT NOT NULL,"
+	"  uidvalidity INTEGER NOT NULL, last_uid INTEGER NOT NULL,"
+	"  last_sync INTEGER NOT NULL,"
+	"  PRIMARY KEY (account, mailbox));"
+	"CREATE TABLE message ("
+	"  id INTEGER PRIMARY KEY, account TEXT NOT NULL,"
+	"  mailbox TEXT NOT NULL, key TEXT NOT NULL, message_id TEXT,"
+	"  hash TEXT NOT NULL, status INTEGER NOT NULL, plan TEXT,"
+	"  created INTEGER NOT NULL, updated INTEGER NOT NULL,"
+	"  UNIQUE (account, mailbox, key));"
+	"CREATE INDEX message_hash ON message (account, mailbox, hash);"
+	"CREATE TABLE action ("
+	"  message INTEGER NOT NULL REFERENCES message (id) ON DELETE CASCADE,"
+	"  idx INTEGER NOT NULL, rule TEXT, type TEXT NOT NULL,"
+	"  fields TEXT NOT NULL, status INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT,"
+	"  next_attempt INTEGER NOT NULL DEFAULT 0, done_at INTEGER,"
+	"  PRIMARY KEY (message, idx));"
+	"CREATE TABLE sent ("
+	"  account TEXT NOT NULL, sender TEXT NOT NULL, handle TEXT NOT NULL,"
+	"  at INTEGER NOT NULL);"
+	"CREATE INDEX sent_key ON sent (account, sender, handle, at);",
+};
+
+static int	state_exec(struct state *, const char *, char **);
+static int	state_migrate(struct state *, char **);
+static int	state_prepare(struct state *, const char *, sqlite3_stmt **,
+		    char **);
+static int	state_mkdirs(const char *);
+static char	*state_error(struct state *, const char *);
+
+static char *
+state_error(struct state *st, const char *what)
+{
+	return xasprintf("state %s: %s: %s", st->path, what,
+	    sqlite3_errmsg(st->db));
+}
+
+static int
+state_exec(struct state *st, const char *sql, char **cause)
+{
+	char	*err = NULL;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		*cause = xasprintf("state %s: %s", st->path,
+		    err != NULL ? err : "error");
+		sqlite3_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+state_prepare(struct state *st, const char *sql, sqlite3_stmt **stmt,
+    char **cause)
+{
+	if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK) {
+		*cause = state_error(st, "prepare");
+		return -1;
+	}
+	return 0;
+}
+
+/* Create the parent directories of path (mode 0700). */
+static int
+state_mkdirs(const char *path)
+{
+	char	*dir, *p;
+
+	dir = xstrdup(path);
+	for (p = dir + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		mkdir(dir, 0700);
+		*p = '/';
+	}
+	free(dir);
+	return 0;
+}
+
+static int
+state_migrate(struct state *st, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	int		 version;
+	size_t		 i, n = sizeof migrations / sizeof migrations[0];
+	char		*sql;
+
+	if (state_prepare(st, "PRAGMA user_version", &stmt, cause) != 0)
+		return -1;
+	version = sqlite3_step(stmt) == SQLITE_ROW ?
+	    sqlite3_column_int(stmt, 0) : 0;
+	sqlite3_finalize(stmt);
+	if (version > (int)n) {
+		*cause = xasprintf("state %s: schema version %d is newer than "
+		    "this facteur knows (%zu)", st->path, version, n);
+		return -1;
+	}
+	for (i = (size_t)version; i < n; i++) {
+		sql = xasprintf("BEGIN IMMEDIATE; %s PRAGMA user_version = %zu;"
+		    " COMMIT;", migrations[i], i + 1);
+		if (state_exec(st, sql, cause) != 0) {
+			free(sql);
+			state_exec(st, "ROLLBACK", &(char *){NULL});
+			return -1;
+		}
+		free(sql);
+	}
+	return 0;
+}
+
+int
+state_open(const char *path, struct state **out, char **cause)
+{
+	struct state	*st;
+
+	st = xcalloc(1, sizeof *st);
+	st->path = xstrdup(path);
+	state_mkdirs(path);
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		*cause = state_error(st, "open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 10000);
+	if (state_exec(st, "PRAGMA journal_mode = WAL;"
+	    "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+	    cause) != 0)
+		goto fail;
+	if (state_migrate(st, cause) != 0)
+		goto fail;
+	*out = st;
+	return 0;
+
+fail:
+	state_close(st);
+	return -1;
+}
+
+void
+state_close(struct state *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+}
+
+int
+state_mailbox_get(struct state *st, const char *account, const char *mailbox,
+    uint32_t *uidvalidity, uint32_t *last_uid)
+{
+	sqlite3_stmt	*stmt;
+	char		*cause = NULL;
+	int		 rc = 1;
+
+	if (state_prepare(st, "SELECT uidvalidity, last_uid FROM mailbox "
+	    "WHERE account = ? AND mailbox = ?", &stmt, &cause) != 0) {
+		log_error("%s", cause);
+		free(cause);
+		return -1;
+	}
+	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, mailbox, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		*uidvalidity = (uint32_t)sqlite3_column_int64(stmt, 0);
+		*last_uid = (uint32_t)sqlite3_column_int64(stmt, 1);
+		rc = 0;
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+state_mailbox_set(struct state *st, const char *account, const char *mailbox,
+    uint32_t uidvalidity, uint32_t last_uid, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (state_prepare(st, "INSERT INTO mailbox VALUES (?, ?, ?, ?, ?) "
+	    "ON CONFLICT (account, mailbox) DO UPDATE SET "
+	    "uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid,"
+	    " last_sync = excluded.last_sync", &stmt, cause) != 0)
+		return -1;
+	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, mailbox, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, uidvalidity);
+	sqlite3_bind_int64(stmt, 4, last_uid);
+	sqlite3_bind_int64(stmt, 5, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
+	if (rc != 0)
+		*cause = state_error(st, "save mailbox");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+enum state_msg_status
+state_message_status(struct state *st, const struct state_ident *id,
+    int64_t *rowid)
+{
+	sqlite3_stmt		*stmt;
+	char			*cause = NULL;
+	enum state_msg_status	 s = STATE_MSG_NONE;
+
+	if (state_prepare(st, "SELECT id, status FROM message WHERE "
+	    "account = ? AND mailbox = ? AND key = ?", &stmt, &cause) != 0) {
+		log_error("%s", cause);
+		free(cause);
+		return STATE_MSG_NONE;
+	}
+	sqlite3_bind_text(stmt, 1, id->account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, id->mailbox, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, id->key, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		if (rowid != NULL)
+			*rowid = sqlite3_column_int64(stmt, 0);
+		s = (enum state_msg_status)sqlite3_column_int(stmt, 1);
+	}
+	sqlite3_finalize(stmt);
+	return s;
+}
+
+bool
+state_message_known(struct state *st, const struct state_ident *id)
+{
+	sqlite3_stmt	*stmt;
+	char		*cause = NULL;
+	bool		 known;
+
+	if (state_prepare(st, "SELECT 1 FROM message WHERE account = ? AND "
+	    "mailbox = ? AND hash = ? AND (message_id IS ? OR ? IS NULL)",
+	    &stmt, &cause) != 0) {
+		log_error("%s", cause);
+		free(cause);
+		return false;
+	}
+	sqlite3_bind_text(stmt, 1, id->account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, id->mailbox, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, id->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, id->message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, id->message_id, -1, SQLITE_STATIC);
+	known = sqlite3_step(stmt) == SQLITE_ROW;
+	sqlite3_finalize(stmt);
+	return known;
+}
+
+static int
+state_insert_actions(struct state *st, int64_t id, json_t *actions,
+    char **cause)
+{
+	sqlite3_stmt	*stmt;
+	json_t		*a;
+	size_t		 i;
+	char		*fields;
+	int		 rc = 0;
+
+	if (state_prepare(st, "INSERT INTO action (message, idx, rule, type, "
+	    "fields, status) VALUES (?, ?, ?, ?, ?, ?)", &stmt, cause) != 0)
+		return -1;
+	json_array_foreach(actions, i, a) {
+		fields = json_dumps(a, JSON_COMPACT);
+		sqlite3_bind_int64(stmt, 1, id);
+		sqlite3_bind_int(stmt, 2, (int)i);
+		sqlite3_bind_text(stmt, 3, json_string_value(json_object_get(a,
+		    "rule")), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(stmt, 4, json_string_value(json_object_get(a,
+		    "type")), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(stmt, 5, fields, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(stmt, 6, STATE_ACT_PENDING);
+		if (sqlite3_step(stmt) != SQLITE_DONE) {
+			*cause = state_error(st, "save action");
+			rc = -1;
+		}
+		free(fields);
+		sqlite3_reset(stmt);
+		if (rc != 0)
+			break;
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+state_message_plan(struct state *st, const struct state_ident *id,
+    json_t *plan, int64_t *rowid, char **cause)
+{
+	sqlite3_stmt	*stmt = NULL;
+	json_t		*actions = json_object_get(plan, "actions");
+	char		*text;
+	time_t		 now = time(NULL);
+
+	if (state_exec(st, "BEGIN IMMEDIATE", cause) != 0)
+		return -1;
+	if (state_prepare(st, "INSERT INTO message (account, mailbox, key, "
+	    "message_id, hash, status, plan, created, updated) VALUES "
+	    "(?, ?, ?, ?, ?, ?, ?, ?, ?)", &stmt, cause) != 0)
+		goto fail;
+	text = json_dumps(plan, JSON_COMPACT);
+	sqlite3_bind_text(stmt, 1, id->account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, id->mailbox, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, id->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, id->message_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, id->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int(stmt, 6, STATE_MSG_PLANNED);
+	sqlite3_bind_text(stmt, 7, text, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(stmt, 8, (sqlite3_int64)now);
+	sqlite3_bind_int64(stmt, 9, (sqlite3_int64)now);
+	free(text);
+	if (sqlite3_step(stmt) != SQLITE_DONE) {
+		*cause = state_error(st, "save message");
+		goto fail;
+	}
+	*rowid = sqlite3_last_insert_rowid(st->db);
+	if (json_is_array(actions) &&
+	    state_insert_actions(st, *rowid, actions, cause) != 0)
+		goto fail;
+	sqlite3_finalize(stmt);
+	return state_exec(st, "COMMIT", cause);
+
+fail:
+	sqlite3_finalize(stmt);
+	state_exec(st, "ROLLBACK", &(char *){NULL});
+	return -1;
+}
+
+int
+state_actions(struct state *st, int64_t id, struct state_action **out,
+    size_t *n, char **cause)
+{
+	sqlite3_stmt		*stmt;
+	struct state_action	*v = NULL, *a;
+	size_t			 count = 0;
+	json_error_t		 jerr;
+
+	if (state_prepare(st, "SELECT idx, status, attempts, next_attempt, "
+	    "fields FROM action WHERE message = ? ORDER BY idx", &stmt,
+	    cause) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		v = xreallocarray(v, count + 1, sizeof *v);
+		a = &v[count++];
+		a->idx = sqlite3_column_int(stmt, 0);
+		a->status = (enum state_act_status)sqlite3_column_int(stmt, 1);
+		a->attempts = sqlite3_column_int(stmt, 2);
+		a->next_attempt = (time_t)sqlite3_column_int64(stmt, 3);
+		a->fields = json_loads((const char *)sqlite3_column_text(stmt,
+		    4), 0, &jerr);
+		if (a->fields == NULL)
+			a->fields = json_object();
+	}
+	sqlite3_finalize(stmt);
+	*out = v;
+	*n = count;
+	return 0;
+}
+
+void
+state_actions_free(struct state_action *v, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		json_decref(v[i].fields);
+	free(v);
+}
+
+static int
+state_action_update(struct state *st, int64_t id, int idx,
+    enum state_act_status status, const char *error, time_t retry,
+    char **cause)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (state_prepare(st, "UPDATE action SET status = ?, attempts = "
+	    "attempts + 1, last_error = ?, next_attempt = ?, done_at = ? "
+	    "WHERE message = ? AND idx = ?", &stmt, cause) != 0)
+		return -1;
+	sqlite3_bind_int(stmt, 1, status);
+	sqlite3_bind_text(stmt, 2, error, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, (sqlite3_int64)retry);
+	if (status == STATE_ACT_DONE)
+		sqlite3_bind_int64(stmt, 4, (sqlite3_int64)time(NULL));
+	else
+		sqlite3_bind_null(stmt, 4);
+	sqlite3_bind_int64(stmt, 5, id);
+	sqlite3_bind_int(stmt, 6, idx);
+	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
+	if (rc != 0)
+		*cause = state_error(st, "save action status");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+state_action_done(struct state *st, int64_t id, int idx, char **cause)
+{
+	return state_action_update(st, id, idx, STATE_ACT_DONE, NULL, 0,
+	    cause);
+}
+
+int
+state_action_failed(struct state *st, int64_t id, int idx, const char *error,
+    bool permanent, time_t retry, char **cause)
+{
+	return state_action_update(st, id, idx, permanent ? STATE_ACT_FAILED :
+	    STATE_ACT_PENDING, error, retry, cause);
+}
+
+int
+state_message_finish(struct state *st, int64_t id,
+    enum state_msg_status *status, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	int		 pending = 0, failed = 0, rc;
+
+	if (state_prepare(st, "SELECT sum(status = ?), sum(status = ?) FROM "
+	    "action WHERE message = ?", &stmt, cause) != 0)
+		return -1;
+	sqlite3_bind_int(stmt, 1, STATE_ACT_PENDING);
+	sqlite3_bind_int(stmt, 2, STATE_ACT_FAILED);
+	sqlite3_bind_int64(stmt, 3, id);
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		pending = sqlite3_column_int(stmt, 0);
+		failed = sqlite3_column_int(stmt, 1);
+	}
+	sqlite3_finalize(stmt);
+	*status = pending ? STATE_MSG_PLANNED :
+	    failed ? STATE_MSG_FAILED : STATE_MSG_DONE;
+	if (state_prepare(st, "UPDATE message SET status = ?, updated = ? "
+	    "WHERE id = ?", &stmt, cause) != 0)
+		return -1;
+	sqlite3_bind_int(stmt, 1, *status);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(stmt, 3, id);
+	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
+	if (rc != 0)
+		*cause = state_error(st, "save message status");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+state_sent_count(struct state *st, const char *account, const char *sender,
+    const char *handle, time_t since)
+{
+	sqlite3_stmt	*stmt;
+	char		*cause = NULL;
+	int		 n = 0;
+
+	if (state_prepare(st, "SELECT count(*) FROM sent WHERE account = ? "
+	    "AND (? IS NULL OR sender = ?) AND (? IS NULL OR handle = ?) AND "
+	    "at >= ?", &stmt, &cause) != 0) {
+		log_error("%s", cause);
+		free(cause);
+		return -1;
+	}
+	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, sender, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, sender, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, handle, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, handle, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)since);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		n = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return n;
+}
+
+int
+state_sent_add(struct state *st, const char *account, const char *sender,
+    const char *handle, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (state_prepare(st, "INSERT INTO sent VALUES (?, ?, ?, ?)", &stmt,
+	    cause) != 0)
+		return -1;
+	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, sender, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, handle, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
+	if (rc != 0)
+		*cause = state_error(st, "record send");
+	sqlite3_finalize(stmt);
+	return rc;
+}

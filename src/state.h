@@ -1,0 +1,90 @@
+/*
+ * The state: one SQLite file (WAL) holding, per account and mailbox, the
+ * UIDVALIDITY and last UID seen, and the journal of every message: its
+ * identity, its plan, and each planned action with its status.
+ *
+ * The journal's promise: a message's plan is written in one transaction
+ * before its first action runs; each action is marked done in its own
+ * transaction right after it succeeds; the message is marked processed only
+ * when no action is pending. After a crash, pending actions resume from the
+ * journal and the rules are not evaluated again.
+ */
+#ifndef FACTEUR_STATE_H
+#define FACTEUR_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+struct state;
+
+enum state_msg_status {
+	STATE_MSG_NONE,		/* not in the journal */
+	STATE_MSG_PLANNED,	/* actions pending */
+	STATE_MSG_DONE,		/* every action done */
+	STATE_MSG_FAILED	/* finished, one action or more failed */
+};
+
+enum state_act_status {
+	STATE_ACT_PENDING,
+	STATE_ACT_DONE,
+	STATE_ACT_FAILED
+};
+
+struct state_action {
+	int			 idx;
+	enum state_act_status	 status;
+	int			 attempts;
+	time_t			 next_attempt;
+	json_t			*fields;	/* owned; type, rule, ... */
+};
+
+/* Where a message comes from, and what identifies it there. */
+struct state_ident {
+	const char	*account;
+	const char	*mailbox;	/* "" when the source has none */
+	const char	*key;		/* "UIDVALIDITY/UID", UIDL, file name */
+	const char	*message_id;	/* may be NULL */
+	const char	*hash;		/* hex SHA-256 of the bytes */
+};
+
+int	state_open(const char *path, struct state **, char **cause);
+void	state_close(struct state *);
+
+/* 0 and the values when known; 1 when the mailbox was never synced. */
+int	state_mailbox_get(struct state *, const char *account,
+	    const char *mailbox, uint32_t *uidvalidity, uint32_t *last_uid);
+int	state_mailbox_set(struct state *, const char *account,
+	    const char *mailbox, uint32_t uidvalidity, uint32_t last_uid,
+	    char **cause);
+
+/* The journal status of a message by its identity key. */
+enum state_msg_status state_message_status(struct state *,
+	    const struct state_ident *, int64_t *id);
+/* Was a message with these bytes (and Message-ID) already seen here? */
+bool	state_message_known(struct state *, const struct state_ident *);
+
+/* Save the plan and its actions in one transaction. */
+int	state_message_plan(struct state *, const struct state_ident *,
+	    json_t *plan, int64_t *id, char **cause);
+/* The actions of a message, in order (caller frees with the function). */
+int	state_actions(struct state *, int64_t id, struct state_action **,
+	    size_t *n, char **cause);
+void	state_actions_free(struct state_action *, size_t);
+int	state_action_done(struct state *, int64_t id, int idx, char **cause);
+/* A failure: permanent ones are final, temporary ones retry at `retry`. */
+int	state_action_failed(struct state *, int64_t id, int idx,
+	    const char *error, bool permanent, time_t retry, char **cause);
+/* Mark the message finished, DONE or FAILED by its actions. */
+int	state_message_finish(struct state *, int64_t id,
+	    enum state_msg_status *, char **cause);
+
+/* Count and record sends for limits and auto-reply periods. */
+int	state_sent_count(struct state *, const char *account,
+	    const char *sender, const char *handle, time_t since);
+int	state_sent_add(struct state *, const char *account,
+	    const char *sender, const char *handle, char **cause);
+
+#endif

@@ -1,0 +1,189 @@
+/* The IMAP response reader, fed canned server bytes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "imap.h"
+
+static void
+feed(struct imap_conn *c, const char *s, size_t len)
+{
+	imap_conn_init_buffer(c, s, len);
+	strcpy(c->tagstr, "F1");
+}
+
+static void
+done(struct imap_conn *c)
+{
+	buf_free(&c->in);
+	free(c->label);
+}
+
+/* A literal whose content holds a line like our tagged reply. */
+static void
+test_literal_looks_tagged(void **state)
+{
+	static const char wire[] =
+	    "* 1 FETCH (UID 7 FLAGS (\\Seen) BODY[] {30}\r\n"
+	    "Subject: x\r\n\r\nF1 OK done\r\nxx\r\n)\r\n"
+	    "F1 OK Fetch completed.\r\n";
+	struct imap_conn	 c;
+	struct imap_resp	 r;
+	struct imap_tok		 t;
+	char			*cause = NULL;
+	uint32_t		 n;
+
+	(void)state;
+	feed(&c, wire, sizeof wire - 1);
+	imap_resp_init(&r);
+	assert_int_equal(imap_read_resp(&c, &r, &cause), IMAP_OK);
+	assert_false(r.tagged);
+	t = imap_next(&r);
+	assert_true(imap_tok_is(&t, "*"));
+	t = imap_next(&r);
+	assert_int_equal(imap_tok_u32(&t, &n), 0);
+	assert_int_equal(n, 1);
+	t = imap_next(&r);
+	assert_true(imap_tok_is(&t, "FETCH"));
+	assert_int_equal(imap_next(&r).type, IMAP_TOK_OPEN);
+	t = imap_next(&r);
+	assert_true(imap_tok_is(&t, "UID"));
+	imap_next(&r);
+	t = imap_next(&r);
+	assert_true(imap_tok_is(&t, "FLAGS"));
+	assert_int_equal(imap_next(&r).type, IMAP_TOK_OPEN);
+	t = imap_next(&r);
+	assert_true(imap_tok_is(&t, "\\Seen"));
+	assert_int_equal(imap_next(&r).type, IMAP_TOK_CLOSE);
+	t = imap_next(&r);
+	assert_true(imap_tok_is(&t, "BODY"));
+	assert_int_equal(imap_next(&r).type, IMAP_TOK_BOPEN);
+	assert_int_equal(imap_next(&r).type, IMAP_TOK_BCLOSE);
+	t = imap_next(&r);
+	assert_int_equal(t.type, IMAP_TOK_STRING);
+	assert_int_equal(t.len, 30);
+	assert_memory_equal(t.p, "Subject: x\r\n\r\nF1 OK done\r\nxx\r\n", 30);
+	assert_int_equal(imap_next(&r).type, IMAP_TOK_CLOSE);
+	assert_int_equal(imap_next(&r).type, IMAP_TOK_END);
+	/* The real tagged reply comes next, and only then. */
+	assert_int_equal(imap_read_resp(&c, &r, &cause), IMAP_OK);
+	assert_true(r.tagged);
+	imap_resp_free(&r);
+	done(&c);
+}
+
+/* The connection ends in the middle of a literal. */
+static void
+test_cut_mid_literal(void **state)
+{
+	static const char wire[] = "* 1 FETCH (UID 7 BODY[] {100}\r\nonly part";
+	struct imap_conn	 c;
+	struct imap_resp	 r;
+	char			*cause = NULL;
+
+	(void)state;
+	feed(&c, wire, sizeof wire - 1);
+	imap_resp_init(&r);
+	assert_int_equal(imap_read_resp(&c, &r, &cause), IMAP_TEMP);
+	assert_non_null(cause);
+	free(cause);
+	imap_resp_free(&r);
+	done(&c);
+}
+
+/* A literal over the cap is refused before any of it is buffered. */
+static void
+test_oversize_literal(void **state)
+{
+	static const char wire[] = "* 1 FETCH (BODY[] {99999999999}\r\nabc";
+	struct imap_conn	 c;
+	struct imap_resp	 r;
+	char			*cause = NULL;
+
+	(void)state;
+	feed(&c, wire, sizeof wire - 1);
+	c.max_literal = 1000;
+	imap_resp_init(&r);
+	assert_int_equal(imap_read_resp(&c, &r, &cause), IMAP_BAD);
+	assert_non_null(strstr(cause, "over the limit"));
+	free(cause);
+	imap_resp_free(&r);
+	done(&c);
+}
+
+/* Quoted strings keep their bytes; a bare LF ends a line too. */
+static void
+test_quoted_and_bare_lf(void **state)
+{
+	static const char wire[] = "* LIST () \"/\" \"a b\\\"c\"\n";
+	struct imap_conn	 c;
+	struct imap_resp	 r;
+	struct imap_tok		 t;
+	char			*cause = NULL;
+
+	(void)state;
+	feed(&c, wire, sizeof wire - 1);
+	imap_resp_init(&r);
+	assert_int_equal(imap_read_resp(&c, &r, &cause), IMAP_OK);
+	imap_next(&r);
+	imap_next(&r);
+	assert_int_equal(imap_next(&r).type, IMAP_TOK_OPEN);
+	assert_int_equal(imap_next(&r).type, IMAP_TOK_CLOSE);
+	t = imap_next(&r);
+	assert_int_equal(t.type, IMAP_TOK_STRING);
+	assert_int_equal(t.len, 1);
+	t = imap_next(&r);
+	assert_int_equal(t.type, IMAP_TOK_STRING);
+	/* Raw bytes between the quotes, escapes kept. */
+	assert_int_equal(t.len, 6);
+	assert_memory_equal(t.p, "a b\\\"c", 6);
+	imap_resp_free(&r);
+	done(&c);
+}
+
+static void
+test_tok_u32(void **state)
+{
+	struct imap_tok	 t = { IMAP_TOK_ATOM, "4294967296", 10 };
+	uint32_t	 v;
+
+	(void)state;
+	assert_int_equal(imap_tok_u32(&t, &v), -1);
+	t.len = 9;
+	assert_int_equal(imap_tok_u32(&t, &v), 0);
+	assert_int_equal(v, 429496729);
+	t.p = "12a";
+	t.len = 3;
+	assert_int_equal(imap_tok_u32(&t, &v), -1);
+}
+
+static void
+test_quote(void **state)
+{
+	char	*q;
+
+	(void)state;
+	q = imap_quote("Orders/\"Done\"\\x\r\n");
+	assert_string_equal(q, "\"Orders/\\\"Done\\\"\\\\x\"");
+	free(q);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_literal_looks_tagged),
+		cmocka_unit_test(test_cut_mid_literal),
+		cmocka_unit_test(test_oversize_literal),
+		cmocka_unit_test(test_quoted_and_bare_lf),
+		cmocka_unit_test(test_tok_u32),
+		cmocka_unit_test(test_quote),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
