@@ -1,8 +1,8 @@
 /*
  * facteur run: work every account. With --once, one pass over each and
  * exit (0 when every account was reached, 75 when one was not). Without,
- * poll each account at its interval until SIGTERM or SIGINT, which let the
- * message in progress finish.
+ * watch them (watch.c: IDLE or polling) until SIGTERM or SIGINT, which let
+ * the message in progress finish.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -16,6 +16,7 @@
 #include "log.h"
 #include "run.h"
 #include "state.h"
+#include "watch.h"
 #include "xmalloc.h"
 
 static volatile sig_atomic_t	 run_stop;
@@ -35,18 +36,8 @@ static int
 run_account(struct runner *r, struct conf_account *a)
 {
 	char	*cause = NULL;
-	int	 rc;
 
-	switch (a->kind) {
-	case SOURCE_IMAP:
-		rc = source_imap_sync(r, a, &cause);
-		break;
-	default:
-		cause = xstrdup("this kind of source is not supported yet");
-		rc = -1;
-		break;
-	}
-	if (rc != 0) {
+	if (runner_sync_account(r, a, &cause) != 0) {
 		log_error("%s: %s", a->name, cause != NULL ? cause : "failed");
 		free(cause);
 		return -1;
@@ -102,7 +93,6 @@ cmd_run(int argc, char **argv)
 	char		*cause = NULL;
 	int		 once = 0, failed;
 	size_t		 i;
-	unsigned	 wait;
 
 	if (run_options(argc, argv, &config, &once) != 0) {
 		fputs("usage: facteur run [-c CONFIG] [--once] "
@@ -129,20 +119,13 @@ cmd_run(int argc, char **argv)
 	signal(SIGINT, run_on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
-	for (;;) {
-		failed = 0;
-		wait = 3600;
-		for (i = 0; i < conf->naccounts && !run_stop; i++) {
+	failed = 0;
+	if (once) {
+		for (i = 0; i < conf->naccounts && !run_stop; i++)
 			if (run_account(&r, &conf->accounts[i]) != 0)
 				failed++;
-			if (conf->accounts[i].poll_seconds < wait)
-				wait = conf->accounts[i].poll_seconds;
-		}
-		if (once || run_stop)
-			break;
-		for (; wait > 0 && !run_stop; wait--)
-			sleep(1);
-	}
+	} else
+		watch_loop(&r);
 	state_close(r.state);
 	conf_free(conf);
 	return failed ? EXIT_TEMPFAIL : EXIT_OK;

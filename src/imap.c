@@ -40,6 +40,8 @@ struct search_acc {
 };
 
 static int	 imap_fill(struct imap_conn *, char **);
+static int	 imap_recv_some(struct imap_conn *, char **);
+static bool	 imap_have_line(const struct imap_conn *);
 static int	 imap_take_line(struct imap_conn *, struct imap_resp *,
 		     size_t *, char **);
 static int	 imap_take_literal(struct imap_conn *, struct imap_resp *,
@@ -49,6 +51,7 @@ static int	 imap_status_of(struct imap_conn *, struct imap_resp *,
 		     char **);
 static int	 imap_untagged_common(struct imap_conn *, struct imap_resp *,
 		     char **);
+static int	 imap_idle_responses(struct imap_conn *, bool, char **);
 static void	 imap_compact(struct imap_conn *);
 static int	 select_cb(struct imap_conn *, struct imap_resp *, void *,
 		     char **);
@@ -231,42 +234,50 @@ imap_send(struct imap_conn *c, const char *p, size_t len, char **cause)
 	return IMAP_OK;
 }
 
-/* Read what is there; wait up to timeout_ms for something. */
+/* Take what the connection has now: 1 got bytes, 0 nothing yet. */
 static int
-imap_fill(struct imap_conn *c, char **cause)
+imap_recv_some(struct imap_conn *c, char **cause)
 {
 	char		 chunk[IMAP_READ_CHUNK];
-	struct pollfd	 pfd;
 	size_t		 got;
 	CURLcode	 rc;
-	int		 n;
 
 	if (c->curl == NULL) {
 		*cause = xasprintf("%s: connection closed", c->label);
 		return IMAP_TEMP;
 	}
+	rc = curl_easy_recv(c->curl, chunk, sizeof chunk, &got);
+	if (rc == CURLE_AGAIN)
+		return 0;
+	if (rc == CURLE_OK && got == 0) {
+		*cause = xasprintf("%s: server closed the connection",
+		    c->label);
+		return IMAP_TEMP;
+	}
+	if (rc != CURLE_OK) {
+		*cause = xasprintf("%s: receive: %s", c->label,
+		    curl_easy_strerror(rc));
+		return IMAP_TEMP;
+	}
+	imap_compact(c);
+	if (buf_add(&c->in, chunk, got) != 0) {
+		*cause = xasprintf("%s: response too large", c->label);
+		return IMAP_BAD;
+	}
+	return 1;
+}
+
+/* Read what is there; wait up to timeout_ms for something. */
+static int
+imap_fill(struct imap_conn *c, char **cause)
+{
+	struct pollfd	 pfd;
+	int		 n;
+
 	for (;;) {
 		/* Drain first: TLS may hold bytes the socket no longer has. */
-		rc = curl_easy_recv(c->curl, chunk, sizeof chunk, &got);
-		if (rc == CURLE_OK && got == 0) {
-			*cause = xasprintf("%s: server closed the connection",
-			    c->label);
-			return IMAP_TEMP;
-		}
-		if (rc == CURLE_OK) {
-			imap_compact(c);
-			if (buf_add(&c->in, chunk, got) != 0) {
-				*cause = xasprintf("%s: response too large",
-				    c->label);
-				return IMAP_BAD;
-			}
-			return IMAP_OK;
-		}
-		if (rc != CURLE_AGAIN) {
-			*cause = xasprintf("%s: receive: %s", c->label,
-			    curl_easy_strerror(rc));
-			return IMAP_TEMP;
-		}
+		if ((n = imap_recv_some(c, cause)) != 0)
+			return n > 0 ? IMAP_OK : n;
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
 		n = poll(&pfd, 1, c->timeout_ms);
@@ -798,4 +809,98 @@ imap_fetch(struct imap_conn *c, const char *set, struct imap_message **out,
 	*out = acc.v;
 	*n = acc.n;
 	return IMAP_OK;
+}
+
+static bool
+imap_have_line(const struct imap_conn *c)
+{
+	return c->in.len > c->in_off &&
+	    memchr(c->in.data + c->in_off, '\n', c->in.len - c->in_off) !=
+	    NULL;
+}
+
+/* Read responses while in IDLE: EXISTS is noted, a tagged reply ends it. */
+static int
+imap_idle_responses(struct imap_conn *c, bool until_tagged, char **cause)
+{
+	struct imap_resp	 r;
+	int			 rc = IMAP_OK;
+
+	imap_resp_init(&r);
+	while (until_tagged || imap_have_line(c)) {
+		if ((rc = imap_read_resp(c, &r, cause)) != IMAP_OK)
+			break;
+		if (r.tagged) {
+			c->idling = false;
+			rc = imap_status_of(c, &r, cause);
+			break;
+		}
+		if (r.line.data[0] == '*' &&
+		    (rc = imap_untagged_common(c, &r, cause)) != IMAP_OK)
+			break;
+	}
+	imap_resp_free(&r);
+	return rc;
+}
+
+int
+imap_idle_start(struct imap_conn *c, char **cause)
+{
+	struct imap_resp	 r;
+	char			*line;
+	int			 rc;
+
+	snprintf(c->tagstr, sizeof c->tagstr, "F%u", ++c->tag);
+	line = xasprintf("%s IDLE\r\n", c->tagstr);
+	log_debug("%s: > %s IDLE", c->label, c->tagstr);
+	rc = imap_send(c, line, strlen(line), cause);
+	free(line);
+	if (rc != IMAP_OK)
+		return rc;
+	imap_resp_init(&r);
+	for (;;) {
+		if ((rc = imap_read_resp(c, &r, cause)) != IMAP_OK)
+			break;
+		if (r.line.data[0] == '+') {
+			c->idling = true;
+			break;
+		}
+		if (r.tagged) {
+			rc = imap_status_of(c, &r, cause);
+			if (rc == IMAP_OK) {
+				*cause = xasprintf("%s: IDLE ended at once",
+				    c->label);
+				rc = IMAP_BAD;
+			}
+			break;
+		}
+		if ((rc = imap_untagged_common(c, &r, cause)) != IMAP_OK)
+			break;
+	}
+	imap_resp_free(&r);
+	return rc;
+}
+
+int
+imap_idle_read(struct imap_conn *c, char **cause)
+{
+	int	 n;
+
+	while ((n = imap_recv_some(c, cause)) > 0)
+		;
+	if (n < 0)
+		return n;
+	return imap_idle_responses(c, false, cause);
+}
+
+int
+imap_idle_done(struct imap_conn *c, char **cause)
+{
+	int	 rc;
+
+	if (!c->idling)
+		return IMAP_OK;
+	if ((rc = imap_send(c, "DONE\r\n", 6, cause)) != IMAP_OK)
+		return rc;
+	return imap_idle_responses(c, true, cause);
 }

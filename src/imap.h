@@ -68,6 +68,7 @@ struct imap_conn {
 	uint32_t	 uidnext;
 	uint32_t	 exists;
 	bool		 exists_changed;	/* an EXISTS arrived */
+	bool		 idling;		/* between IDLE and its end */
 };
 
 /*
@@ -111,6 +112,15 @@ struct imap_message {
  */
 int	imap_fetch(struct imap_conn *, const char *set,
 	    struct imap_message **, size_t *n, char **cause);
+
+/*
+ * IDLE: start it (waits for the continuation), read what the server pushed
+ * once the socket is readable (sets exists_changed on new mail; a server
+ * that ends IDLE by itself clears idling), and end it with DONE.
+ */
+int	imap_idle_start(struct imap_conn *, char **cause);
+int	imap_idle_read(struct imap_conn *, char **cause);
+int	imap_idle_done(struct imap_conn *, char **cause);
 
 /* Quote a string for the IMAP wire (mailbox names); caller frees. */
 char	*imap_quote(const char *);

@@ -225,3 +225,18 @@ runner_process(struct runner *r, struct conf_account *a, const char *mailbox,
 	}
 	return PROCESS_DONE;
 }
+
+int
+runner_sync_account(struct runner *r, struct conf_account *a, char **cause)
+{
+	switch (a->kind) {
+	case SOURCE_IMAP:
+		return source_imap_sync(r, a, cause);
+	case SOURCE_POP3:
+		return source_pop3_sync(r, a, cause);
+	case SOURCE_MAILDIR:
+		return source_maildir_sync(r, a, cause);
+	}
+	*cause = xstrdup("unknown kind of source");
+	return -1;
+}

@@ -33,10 +33,17 @@ enum process_result runner_process(struct runner *, struct conf_account *,
 		    const char *mailbox, const char *key, uint32_t uid,
 		    const char *data, size_t len);
 
+/* One pass over the account, whatever its source; 0 or -1 and *cause. */
+int	runner_sync_account(struct runner *, struct conf_account *, char **);
+
 /* Hex SHA-256 of data into out (65 bytes). */
 void	sha256_hex(const void *, size_t, char out[65]);
 
 /* The IMAP source: one pass over every mailbox of the account. */
 int	source_imap_sync(struct runner *, struct conf_account *, char **);
+/* The POP3 source: one session, RETR of what the journal lacks. */
+int	source_pop3_sync(struct runner *, struct conf_account *, char **);
+/* The Maildir source: one pass over new/ and cur/. */
+int	source_maildir_sync(struct runner *, struct conf_account *, char **);
 
 #endif

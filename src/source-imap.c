@@ -18,12 +18,11 @@
 #include "log.h"
 #include "run.h"
 #include "state.h"
+#include "source-imap.h"
 #include "xmalloc.h"
 
 #define FETCH_BATCH	100
 
-static int	 sync_mailbox(struct runner *, struct conf_account *,
-		     struct imap_conn *, const char *, char **);
 static int	 sync_batch(struct runner *, struct conf_account *,
 		     struct imap_conn *, const char *, const uint32_t *,
 		     size_t, uint32_t *, char **);
@@ -146,12 +145,13 @@ sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
 	return IMAP_OK;
 }
 
-static int
-sync_mailbox(struct runner *r, struct conf_account *a, struct imap_conn *c,
-    const char *mailbox, char **cause)
+int
+source_imap_sync_mailbox(struct runner *r, struct conf_account *a,
+    struct imap_conn *c, const char *mailbox, char **cause)
 {
 	uint32_t	 uidvalidity = 0, last = 0, *uids = NULL;
 	size_t		 n = 0, i, k;
+	char		*err = NULL;
 	int		 rc;
 
 	if ((rc = imap_select(c, mailbox, cause)) != IMAP_OK)
@@ -176,8 +176,37 @@ sync_mailbox(struct runner *r, struct conf_account *a, struct imap_conn *c,
 	}
 	free(uids);
 	if (state_mailbox_set(r->state, a->name, mailbox, c->uidvalidity, last,
-	    rc == IMAP_OK ? cause : &(char *){NULL}) != 0 && rc == IMAP_OK)
-		rc = IMAP_TEMP;
+	    &err) != 0) {
+		if (rc == IMAP_OK) {
+			*cause = err;
+			return IMAP_TEMP;
+		}
+		log_error("%s: %s", a->name, err);
+		free(err);
+	}
+	return rc;
+}
+
+int
+source_imap_connect(struct conf_account *a, struct imap_conn *c, char **cause)
+{
+	struct secret	 s = { SECRET_COMMAND, NULL, a->oauth2_argv };
+	char		*password = NULL, *token = NULL;
+	int		 rc;
+
+	if (a->oauth2_argv != NULL) {
+		/* Read again before each login: tokens expire. */
+		if (secret_get(&s, &token, cause) != 0)
+			return IMAP_TEMP;
+	} else if (secret_get(&a->password, &password, cause) != 0)
+		return IMAP_TEMP;
+	rc = imap_connect(c, a, password, token, cause);
+	if (password != NULL)
+		explicit_bzero(password, strlen(password));
+	if (token != NULL)
+		explicit_bzero(token, strlen(token));
+	free(password);
+	free(token);
 	return rc;
 }
 
@@ -185,25 +214,13 @@ int
 source_imap_sync(struct runner *r, struct conf_account *a, char **cause)
 {
 	struct imap_conn	 c;
-	char			*password = NULL, *token = NULL;
 	size_t			 i;
 	int			 rc;
 
-	if (a->oauth2_argv != NULL) {
-		struct secret s = { SECRET_COMMAND, NULL, a->oauth2_argv };
-		if (secret_get(&s, &token, cause) != 0)
-			return IMAP_TEMP;
-	} else if (secret_get(&a->password, &password, cause) != 0)
-		return IMAP_TEMP;
-	rc = imap_connect(&c, a, password, token, cause);
-	if (password != NULL)
-		explicit_bzero(password, strlen(password));
-	free(password);
-	free(token);
-	if (rc != IMAP_OK)
+	if ((rc = source_imap_connect(a, &c, cause)) != IMAP_OK)
 		return rc;
 	for (i = 0; i < a->nmailboxes && rc == IMAP_OK; i++)
-		rc = sync_mailbox(r, a, &c, a->mailboxes[i], cause);
+		rc = source_imap_sync_mailbox(r, a, &c, a->mailboxes[i], cause);
 	imap_close(&c);
 	return rc;
 }

@@ -54,6 +54,11 @@ static int	state_prepare(struct state *, const char *, sqlite3_stmt **,
 		    char **);
 static int	state_mkdirs(const char *);
 static char	*state_error(struct state *, const char *);
+static void	 state_rollback(struct state *);
+static int	 state_insert_actions(struct state *, int64_t, json_t *,
+		     char **);
+static int	 state_action_update(struct state *, int64_t, int,
+		     enum state_act_status, const char *, time_t, char **);
 
 static char *
 state_error(struct state *st, const char *what)
@@ -74,6 +79,17 @@ state_exec(struct state *st, const char *sql, char **cause)
 		return -1;
 	}
 	return 0;
+}
+
+static void
+state_rollback(struct state *st)
+{
+	char	*cause = NULL;
+
+	if (state_exec(st, "ROLLBACK", &cause) != 0) {
+		log_error("%s", cause);
+		free(cause);
+	}
 }
 
 static int
@@ -126,7 +142,7 @@ state_migrate(struct state *st, char **cause)
 		    " COMMIT;", migrations[i], i + 1);
 		if (state_exec(st, sql, cause) != 0) {
 			free(sql);
-			state_exec(st, "ROLLBACK", &(char *){NULL});
+			state_rollback(st);
 			return -1;
 		}
 		free(sql);
@@ -346,7 +362,7 @@ state_message_plan(struct state *st, const struct state_ident *id,
 
 fail:
 	sqlite3_finalize(stmt);
-	state_exec(st, "ROLLBACK", &(char *){NULL});
+	state_rollback(st);
 	return -1;
 }
 
