@@ -74,6 +74,8 @@ static void	 parse_watch(struct cctx *, struct conf_account *,
 static void	 check_account(struct cctx *, struct conf_account *,
 		    const struct ydoc_node *);
 static void	 load_rules(struct conf *, struct diag *);
+static void	 check_rules_fit(struct conf *, struct conf_account *,
+		    struct diag *);
 static void	 secret_free(struct secret *);
 static void	 strv_free(char **, size_t);
 static void	 account_free(struct conf_account *);
@@ -432,6 +434,8 @@ parse_smtp(struct cctx *c, struct conf_smtp *s, const struct ydoc_node *n)
 		want_string(c, v, "user", &s->user);
 	if ((v = ydoc_get(n, "password")) != NULL)
 		want_secret(c, v, "password", &s->password);
+	if (s->user != NULL && s->password.kind == SECRET_NONE)
+		bad(c, ydoc_get(n, "user"), "smtp: 'user' needs a 'password'");
 	if ((v = ydoc_get(n, "from")) == NULL)
 		bad(c, n, "smtp: 'from' is required");
 	else if (want_string(c, v, "from", &s->from) == 0 &&
@@ -788,8 +792,8 @@ check_account(struct cctx *c, struct conf_account *a,
 			bad(c, ydoc_get(n, "addresses"), "'%s' is not an "
 			    "address (expected user@domain)", a->addresses[i]);
 	}
-	if (a->url == NULL || a->kind == SOURCE_MAILDIR)
-		return;
+	if (a->host == NULL || a->kind == SOURCE_MAILDIR)
+		return;		/* no url, or a bad one, already reported */
 	if (a->user == NULL)
 		bad(c, n, "account %s: 'user' is required for %s",
 		    a->name != NULL ? a->name : "?", a->url);
@@ -826,6 +830,32 @@ load_rules(struct conf *conf, struct diag *diag)
 			continue;
 		a->rules = ruleset_load((const char *const *)a->rule_files,
 		    a->nrule_files, diag);
+		check_rules_fit(conf, a, diag);
+	}
+}
+
+/* Rules may only ask for what the account and the config can do. */
+static void
+check_rules_fit(struct conf *conf, struct conf_account *a, struct diag *diag)
+{
+	static const char *const sends[] = { "reply", "autoreply", "forward",
+	    "notify", NULL };
+	static const char *const imap_only[] = { "move", "copy", "flag", NULL };
+	size_t	 i;
+
+	for (i = 0; sends[i] != NULL && !conf->have_smtp; i++) {
+		if (!ruleset_has_action(a->rules, sends[i]))
+			continue;
+		diag_add(diag, conf->path, a->line, a->col, "account %s: its "
+		    "rules %s, but there is no 'smtp' section", a->name,
+		    "send mail (reply, autoreply, forward, notify)");
+		break;
+	}
+	for (i = 0; imap_only[i] != NULL && a->kind == SOURCE_POP3; i++) {
+		if (ruleset_has_action(a->rules, imap_only[i]))
+			diag_add(diag, conf->path, a->line, a->col, "account "
+			    "%s: '%s' is not possible with pop3", a->name,
+			    imap_only[i]);
 	}
 }
 

@@ -331,13 +331,22 @@ to_utf8(struct msg *m, const char *s, size_t len, const char *charset)
 	return out;
 }
 
-/* GMime tries the fallback charsets and keeps the one that fits best. */
+/*
+ * GMime tries the fallback charsets and keeps the one that fits best. It
+ * stops at a NUL, so NULs become blanks first.
+ */
 static char *
 guess_8bit(struct msg *m, const char *s, size_t len)
 {
-	char	*g, *out;
+	char	*g, *out, *copy;
+	size_t	 i;
 
-	g = g_mime_utils_decode_8bit(m->options, s, len);
+	copy = xmalloc(len + 1);
+	for (i = 0; i < len; i++)
+		copy[i] = s[i] == '\0' ? ' ' : s[i];
+	copy[len] = '\0';
+	g = g_mime_utils_decode_8bit(m->options, copy, len);
+	free(copy);
 	if (g == NULL)
 		return msg_utf8_sanitize(s, len);
 	out = msg_utf8_sanitize(g, strlen(g));

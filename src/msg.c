@@ -58,7 +58,7 @@ static void	 on_warning(gint64, GMimeParserWarning, const gchar *,
 		    gpointer);
 static const char *warning_text(GMimeParserWarning);
 static bool	 is_header_warning(GMimeParserWarning);
-static size_t	 skip_mbox_from(const char *, size_t);
+static size_t	 skip_preamble(struct msg *, const char *, size_t);
 static size_t	 header_end(const char *, size_t);
 static void	 parse_headers(struct msg *);
 static void	 set_fallback_charsets(struct msg *, GMimeMessage *);
@@ -66,7 +66,10 @@ static size_t	 gather_headers(GMimeMessage *, struct header_ref **);
 static int	 compare_header_ref(const void *, const void *);
 static void	 load_headers(struct msg *, GMimeMessage *);
 static void	 load_header(struct msg *, size_t, GMimeHeader *);
+static char	*decode_text(struct msg *, const char *);
 static const char *raw_header(struct msg *, const char *, size_t);
+static void	 add_addr_guess(struct msg *, enum msg_addr_field,
+		    const char *);
 static char	*trim(char *);
 static void	 load_ids(struct msg *);
 static const char *first_reference(struct msg *, const char *);
@@ -126,7 +129,7 @@ msg_new(const char *data, size_t len, const struct msg_limits *limits)
 		    m->limits.max_size);
 		m->parse_len = m->limits.max_size;
 	}
-	skip = skip_mbox_from(m->raw, m->parse_len);
+	skip = skip_preamble(m, m->raw, m->parse_len);
 	m->parse = m->raw + skip;
 	m->parse_len -= skip;
 	m->header_len = header_end(m->parse, m->parse_len);
@@ -295,17 +298,29 @@ is_header_warning(GMimeParserWarning code)
 	}
 }
 
-/* An mbox "From " line is not a header: parse from the line after it. */
+/*
+ * Not headers: an mbox "From " line, and blank lines before the first field
+ * (seen in messages pasted from elsewhere). Parse from the line after them.
+ */
 static size_t
-skip_mbox_from(const char *p, size_t len)
+skip_preamble(struct msg *m, const char *p, size_t len)
 {
 	const char	*nl;
+	size_t		 off = 0, line;
 
-	if (len < 5 || memcmp(p, "From ", 5) != 0)
-		return 0;
-	if ((nl = memchr(p, '\n', len)) == NULL)
-		return 0;
-	return (size_t)(nl - p) + 1;
+	if (len >= 5 && memcmp(p, "From ", 5) == 0 &&
+	    (nl = memchr(p, '\n', len)) != NULL)
+		off = (size_t)(nl - p) + 1;
+	while (off < len && (nl = memchr(p + off, '\n', len - off)) != NULL) {
+		line = (size_t)(nl - (p + off));
+		if (strspn(p + off, " \t\r") < line)
+			break;
+		if (line == 0 || (line == 1 && p[off] == '\r'))
+			break;	/* an empty line: no headers at all */
+		off += line + 1;
+		msg_defect(m, "blank line before the header fields");
+	}
+	return off;
 }
 
 /* The length of the header block, with its blank line, or len. */
@@ -476,7 +491,7 @@ load_header(struct msg *m, size_t i, GMimeHeader *h)
 	name = g_mime_header_get_name(h);
 	unfolded = g_mime_utils_header_unfold(g_mime_header_get_raw_value(h));
 	m->quiet = true;	/* the parser has warned already */
-	decoded = g_mime_utils_header_decode_text(m->options, unfolded);
+	decoded = decode_text(m, unfolded);
 	m->quiet = false;
 	m->headers[i].name = msg_keep_utf8(m, name, strlen(name));
 	m->headers[i].value = msg_keep_utf8(m, decoded, strlen(decoded));
@@ -484,6 +499,36 @@ load_header(struct msg *m, size_t i, GMimeHeader *h)
 	m->raw_values[i] = msg_keep(m, xstrdup(trim(unfolded)));
 	g_free(unfolded);
 	g_free(decoded);
+}
+
+/*
+ * RFC 2047 decoding by GMime. GMime joins adjacent encoded words before
+ * decoding them, which loses everything after a base64 word that ends in
+ * padding ("...==?= =?UTF-8?B?..."): decode such runs one piece at a time,
+ * cutting after each padded word (white space between encoded words is not
+ * text, RFC 2047 section 6.2).
+ */
+static char *
+decode_text(struct msg *m, const char *s)
+{
+	GString		*out;
+	const char	*cut, *next;
+	char		*piece, *d;
+
+	out = g_string_new(NULL);
+	while ((cut = strstr(s, "=?=")) != NULL) {
+		piece = g_strndup(s, (size_t)(cut + 3 - s));
+		d = g_mime_utils_header_decode_text(m->options, piece);
+		g_string_append(out, d);
+		g_free(d);
+		g_free(piece);
+		next = cut + 3 + strspn(cut + 3, " \t");
+		s = strncmp(next, "=?", 2) == 0 ? next : cut + 3;
+	}
+	d = g_mime_utils_header_decode_text(m->options, s);
+	g_string_append(out, d);
+	g_free(d);
+	return g_string_free(out, FALSE);
 }
 
 /* The idx-th unfolded, undecoded value of a header, or NULL. */
@@ -611,14 +656,43 @@ load_addrs(struct msg *m, enum msg_addr_field f)
 		if (*v == '\0')
 			continue;
 		list = internet_address_list_parse(m->options, v);
-		if (list == NULL || internet_address_list_length(list) == 0)
+		if (list == NULL || internet_address_list_length(list) == 0) {
 			msg_defect(m, "no address in %s: %.80s",
 			    addr_field_names[f], v);
+			add_addr_guess(m, f, v);
+		}
 		if (list != NULL) {
 			add_addr_list(m, f, list, 0);
 			g_object_unref(list);
 		}
 	}
+}
+
+/*
+ * A field GMime could not parse ("Big Bug bb@bug.com"): the word with an @
+ * is the address, the rest the name. Nothing when there is no @.
+ */
+static void
+add_addr_guess(struct msg *m, enum msg_addr_field f, const char *v)
+{
+	const char	*at, *start, *end;
+	char		*addr, *name, *dname;
+
+	if ((at = strchr(v, '@')) == NULL)
+		return;
+	for (start = at; start > v && !isspace((unsigned char)start[-1]);
+	    start--)
+		continue;
+	end = at + strcspn(at, " \t,;");
+	addr = g_strndup(start, (size_t)(end - start));
+	g_strstrip(g_strdelimit(addr, "<>\"'", ' '));
+	name = g_strndup(v, (size_t)(start - v));
+	dname = decode_text(m, g_strstrip(name));
+	if (strchr(addr, ' ') == NULL && *addr != '\0')
+		add_addr(m, f, dname, addr);
+	g_free(addr);
+	g_free(name);
+	g_free(dname);
 }
 
 /* Append a list's mailboxes; a group's members take its place. */

@@ -69,6 +69,8 @@ static int	 parse_notify(struct rule_load *, struct action *,
 		    const struct ydoc_node *);
 static int	 parse_run(struct rule_load *, struct action *,
 		    const struct ydoc_node *);
+static int	 add_program(struct rule_load *, struct action *,
+		    const struct ydoc_node *);
 static int	 parse_env(struct rule_load *, struct action *,
 		    const struct ydoc_node *);
 static int	 parse_webhook(struct rule_load *, struct action *,
@@ -442,7 +444,8 @@ parse_run(struct rule_load *l, struct action *a, const struct ydoc_node *v)
 		rc = -1;
 	}
 	json_object_set_new(a->fixed, "argv", json_array());
-	for (i = 0; i < argv->n; i++)
+	rc |= add_program(l, a, argv->items[0]);
+	for (i = 1; i < argv->n; i++)
 		rc |= add_field(l, a, "argv", argv->items[i], TMPL_TEXT, true,
 		    NULL);
 	json_object_set_new(a->fixed, "stdin", json_string("none"));
@@ -461,6 +464,26 @@ parse_run(struct rule_load *l, struct action *a, const struct ydoc_node *v)
 	rc |= parse_env(l, a, ydoc_get(v, "env"));
 	rc |= want_duration(l, a, ydoc_get(v, "timeout"), "timeout", 60);
 	return rc;
+}
+
+/* argv[0]: a path with a '/' is taken from the rule file's directory. */
+static int
+add_program(struct rule_load *l, struct action *a, const struct ydoc_node *n)
+{
+	char	*path;
+
+	if (n->type != YDOC_SCALAR || n->len == 0 || ydoc_is_null(n)) {
+		rule_error(l, n, "argv[0] must name the program to run");
+		return -1;
+	}
+	if (n->value[0] != '/' && strchr(n->value, '/') != NULL)
+		path = xasprintf("%s/%s", l->dir, n->value);
+	else
+		path = xstrdup(n->value);
+	json_array_append_new(json_object_get(a->fixed, "argv"),
+	    json_string(path));
+	free(path);
+	return 0;
 }
 
 static int
@@ -705,8 +728,15 @@ parse_extract(struct rule_load *l, struct action *a,
 		return 0;
 	if ((a->type_re = rule_pattern(l, t)) == NULL)
 		return -1;
-	json_object_set_new(a->fixed, "type", json_string(t->value));
+	/* "type" is the action's own: the pattern goes under another name. */
+	json_object_set_new(a->fixed, "content_type", json_string(t->value));
 	return 0;
+}
+
+const char *
+action_type_name(const struct action *a)
+{
+	return action_names[a->type];
 }
 
 void

@@ -97,6 +97,8 @@ static void		 values_free(struct values *);
 static void		 fail(struct rule_eval *, const char *, ...)
 			    __attribute__((format(printf, 2, 3)));
 static char		*show_values(const struct values *);
+static void		 note_hit(const struct cond *, struct rule_eval *,
+			    const char *);
 static void		 show_one(struct buf *, const char *);
 
 static struct cond *
@@ -413,6 +415,8 @@ cond_eval(const struct cond *c, struct rule_eval *ev)
 	}
 	if (!ok)
 		match_vars_truncate(&ev->vars, mark);
+	else if (ev->hit == NULL)
+		ev->hit = xasprintf("%s held", cond_names[c->kind]);
 	return ok;
 }
 
@@ -422,12 +426,15 @@ eval_combo(const struct cond *c, struct rule_eval *ev)
 	size_t	 i;
 
 	if (c->kind == COND_NOT) {
+		free(ev->hit);
+		ev->hit = NULL;
 		if (!cond_eval(c->kids[0], ev)) {
 			free(ev->why);
 			ev->why = NULL;
 			return 1;
 		}
-		fail(ev, "%s: not: the condition inside matched", c->where);
+		fail(ev, "%s: not: %s", c->where, ev->hit != NULL ? ev->hit :
+		    "the condition inside held");
 		return 0;
 	}
 	for (i = 0; i < c->nkids; i++) {
@@ -455,15 +462,18 @@ eval_text(const struct cond *c, struct rule_eval *ev)
 	get_values(c, ev, &vals);
 	for (i = 0; i < vals.n && !ok; i++)
 		ok = c->npats == 0 || try_patterns(c, ev, vals.v[i]);
-	if (!ok) {
+	if (ok)
+		note_hit(c, ev, vals.v[i - 1]);
+	else {
 		seen = show_values(&vals);
 		if (c->kind == COND_HEADER && c->npats == 0)
 			fail(ev, "%s: header: no %s header", c->where,
 			    c->header);
 		else
-			fail(ev, "%s: %s: '%s' did not match %s", c->where,
-			    cond_names[c->kind], match_pattern(c->pats[0]),
-			    seen);
+			fail(ev, "%s: %s%s%s: '%s' did not match %s", c->where,
+			    cond_names[c->kind], c->header != NULL ? " " : "",
+			    c->header != NULL ? c->header : "",
+			    match_pattern(c->pats[0]), seen);
 		free(seen);
 	}
 	values_free(&vals);
@@ -486,6 +496,9 @@ try_patterns(const struct cond *c, struct rule_eval *ev, const char *s)
 			log_warn("%s%srule %s: %s: %s; counted as no match",
 			    ev->ctx->account, ev->ctx->account[0] ? ": " : "",
 			    ev->rule->name, c->where, why);
+			fail(ev, "%s: %s: '%s': %s (counted as no match)",
+			    c->where, cond_names[c->kind],
+			    match_pattern(c->pats[i]), why);
 			break;
 		}
 	}
@@ -618,6 +631,24 @@ eval_flag(const struct cond *c, struct rule_eval *ev)
 		    is ? "" : "not ", why != NULL ? " (" : "",
 		    why != NULL ? why : "", why != NULL ? ")" : "");
 	return 0;
+}
+
+/* What held, for a `not` that fails because of it. */
+static void
+note_hit(const struct cond *c, struct rule_eval *ev, const char *value)
+{
+	struct buf	 b;
+
+	buf_init(&b, 4096);
+	buf_printf(&b, "%s%s%s", cond_names[c->kind], c->header != NULL ?
+	    " " : "", c->header != NULL ? c->header : "");
+	if (c->npats > 0)
+		buf_printf(&b, " matched ");
+	else
+		buf_printf(&b, " is present: ");
+	show_one(&b, value);
+	free(ev->hit);
+	ev->hit = buf_steal(&b, NULL);
 }
 
 /* Record the first failure only. */

@@ -53,6 +53,7 @@ struct rule_eval {
 	char			*why;	/* the first condition that failed */
 	bool			 stop;	/* a stop action ran */
 	char			*scratch; /* lookup()'s last computed value */
+	char			*hit;	/* the last condition that held */
 };
 
 /* Report a problem at node (printf format). */
@@ -74,6 +75,7 @@ int		 cond_eval(const struct cond *, struct rule_eval *);
 
 struct action	*action_parse(struct rule_load *, const struct ydoc_node *);
 void		 action_free(struct action *);
+const char	*action_type_name(const struct action *);
 /* Append the rendered action to the plan's actions array. */
 void		 action_render(const struct action *, struct rule_eval *,
 		    json_t *actions);

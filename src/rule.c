@@ -30,6 +30,8 @@ static void	 add_capture(struct rule_load *, const struct ydoc_node *,
 static bool	 is_known(const struct rule *, const char *);
 static int	 eval_rule(const struct rule *, struct rule_eval *,
 		    json_t *, struct buf *);
+static void	 explain_match(const struct rule *, struct rule_eval *,
+		    struct buf *);
 static const char *lookup_field(const char *, struct rule_eval *);
 static const char *lookup_addrs(struct rule_eval *, enum msg_addr_field,
 		    int);
@@ -330,6 +332,21 @@ ruleset_count(const struct ruleset *rs)
 	return rs != NULL ? rs->n : 0;
 }
 
+int
+ruleset_has_action(const struct ruleset *rs, const char *type)
+{
+	size_t	 i, j;
+
+	for (i = 0; rs != NULL && i < rs->n; i++) {
+		for (j = 0; j < rs->rules[i].nactions; j++) {
+			if (strcmp(action_type_name(rs->rules[i].actions[j]),
+			    type) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 json_t *
 ruleset_eval(struct ruleset *rs, struct msg *msg, const struct eval_ctx *ctx,
     struct buf *explain)
@@ -357,6 +374,8 @@ ruleset_eval(struct ruleset *rs, struct msg *msg, const struct eval_ctx *ctx,
 		    "earlier)\n", rs->rules[i].name);
 	match_vars_free(&ev.vars);
 	free(ev.scratch);
+	free(ev.hit);
+	free(ev.why);
 	return plan;
 }
 
@@ -390,10 +409,25 @@ eval_rule(const struct rule *r, struct rule_eval *ev, json_t *plan,
 		action_render(r->actions[i], ev, json_object_get(plan,
 		    "actions"));
 	if (explain != NULL)
-		buf_printf(explain, "rule %s: matched (%zu action%s)%s\n",
-		    r->name, r->nactions, r->nactions == 1 ? "" : "s",
-		    r->stop || ev->stop ? "; stop" : "");
+		explain_match(r, ev, explain);
 	return r->stop || ev->stop;
+}
+
+/* "rule x: matched (2 actions); stop; order="123"" */
+static void
+explain_match(const struct rule *r, struct rule_eval *ev, struct buf *b)
+{
+	size_t	 i;
+
+	buf_printf(b, "rule %s: matched (%zu action%s)%s", r->name,
+	    r->nactions, r->nactions == 1 ? "" : "s",
+	    r->stop || ev->stop ? "; stop" : "");
+	if (r->cond == NULL)
+		buf_addstr(b, "; no conditions");
+	for (i = 0; i < ev->vars.n; i++)
+		buf_printf(b, "%s%s=\"%s\"", i == 0 ? "; captures: " : ", ",
+		    ev->vars.names[i], ev->vars.values[i]);
+	buf_addstr(b, "\n");
 }
 
 const char *

@@ -40,6 +40,9 @@ struct ruleset	*ruleset_load(const char *const *files, size_t nfiles,
 void		 ruleset_free(struct ruleset *);
 size_t		 ruleset_count(const struct ruleset *);
 
+/* Does any rule use an action of this type ("reply", "move", ...)? */
+int		 ruleset_has_action(const struct ruleset *, const char *type);
+
 /*
  * Evaluate the message. Returns a new plan (caller json_decref()s). When
  * explain is not NULL, a line per rule saying why it matched or not is

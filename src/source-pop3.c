@@ -106,6 +106,9 @@ pop3_open(struct pop3_session *s, struct conf_account *a,
 	}
 	curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(s->curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, 60L);
+	/* Slow actions between two transfers must not make libcurl drop
+	 * the session: its message numbers (and pending DELEs) live there. */
+	curl_easy_setopt(s->curl, CURLOPT_MAXAGE_CONN, 600L);
 	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, s->errbuf);
 	curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, pop3_write);
@@ -153,10 +156,10 @@ pop3_perform(struct pop3_session *s, const char *what, int num, size_t cap,
 	rc = curl_easy_perform(s->curl);
 	free(url);
 	if (rc != CURLE_OK) {
-		*cause = xasprintf("%s: %s %s: %s", s->base,
+		*cause = xasprintf("%s: %s: %s", s->base,
 		    what != NULL ? what : "RETR", rc == CURLE_WRITE_ERROR ?
-		    "response over the size cap" : curl_easy_strerror(rc),
-		    s->errbuf);
+		    "response over the size cap" : s->errbuf[0] != '\0' ?
+		    s->errbuf : curl_easy_strerror(rc));
 		return -1;
 	}
 	curl_easy_getinfo(s->curl, CURLINFO_NUM_CONNECTS, &connects);

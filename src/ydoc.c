@@ -559,6 +559,8 @@ ydoc_diag_sort(struct diag *d, size_t from)
 	struct diag_item tmp;
 	size_t		 i, j;
 
+	if (d->n < from + 2)
+		return;
 	/* Compare against the original order so file ranks stay fixed. */
 	copy.n = d->n;
 	copy.items = xreallocarray(NULL, d->n, sizeof *copy.items);

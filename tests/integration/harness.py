@@ -21,7 +21,7 @@ Python standard library only.
 """
 
 import atexit
-import errno
+import base64
 import imaplib
 import json
 import os
@@ -50,7 +50,7 @@ _REPO = os.path.dirname(os.path.dirname(_HERE))
 
 # Processes of live harnesses are stopped by these on the way out.
 _live = set()
-_live_lock = threading.Lock()
+_live_lock = threading.RLock()
 _handlers_installed = False
 
 
@@ -120,7 +120,6 @@ def imap_quote(s):
 
 def utf7_encode(s):
     """RFC 3501 modified UTF-7 for mailbox names."""
-    import base64
     out, buf = [], []
 
     def flush():
@@ -139,7 +138,6 @@ def utf7_encode(s):
 
 
 def utf7_decode(s):
-    import base64
     def dec(m):
         body = m.group(1)
         if not body:
@@ -291,6 +289,68 @@ if not keep:
 '''
 
 
+_PREFIX = 'facteur-h-'
+
+
+def _pid_alive(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (OSError, IndexError):
+        return False
+
+
+def _cmdline_has(pid, needle):
+    try:
+        with open('/proc/%d/cmdline' % pid, 'rb') as f:
+            return needle in f.read()
+    except OSError:
+        return False
+
+
+def _reap_stale(base):
+    """Remove what a harness left behind when both its test process and
+    its watchdog were killed (a job runner that kills a whole tree): its
+    servers, found by their command lines naming its dir, and the dir.
+    Dirs whose owner still lives, or that were kept on purpose, stay."""
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        d = os.path.join(base, name)
+        if not name.startswith(_PREFIX) or os.path.exists(d + '/.keep'):
+            continue
+        try:
+            pids = []
+            for marker in ('.owner', '.watchdog'):
+                with open(os.path.join(d, marker)) as f:
+                    pids.append(int(f.read()))
+        except (OSError, ValueError):
+            continue        # being set up, or not one of ours
+        if any(_pid_alive(p) for p in pids):
+            continue
+        needle = d.encode() + b'/'
+        try:
+            with open(os.path.join(d, '.pgids')) as f:
+                groups = [int(x) for x in f.read().split()]
+        except (OSError, ValueError):
+            groups = []
+        for g in groups:
+            if _cmdline_has(g, needle):
+                try:
+                    os.killpg(g, signal.SIGKILL)
+                except OSError:
+                    pass
+        for p in os.listdir('/proc'):
+            if p.isdigit() and _cmdline_has(int(p), needle):
+                try:
+                    os.kill(int(p), signal.SIGKILL)
+                except OSError:
+                    pass
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def _cleanup_all():
     with _live_lock:
         live = list(_live)
@@ -357,6 +417,7 @@ class Harness:
         self._paused = set()
         self._watchdog = None
         self._closed = False
+        self._said_kept = False
         self.dovecot = _find_exe('dovecot')
         self.exim = _find_exe('exim4', 'exim')
         self.openssl = _find_exe('openssl')
@@ -395,8 +456,12 @@ class Harness:
         base = os.environ.get('FACTEUR_HARNESS_DIR') or tempfile.gettempdir()
         if len(base) > 40:      # unix socket paths are short
             base = '/tmp'
-        self.tmp = tempfile.mkdtemp(prefix='facteur-h-', dir=base)
+        _reap_stale(base)
+        self.tmp = tempfile.mkdtemp(prefix=_PREFIX, dir=base)
         os.chmod(self.tmp, 0o755)
+        self._mark('.owner', os.getpid())
+        if self.keep:
+            self._mark('.keep', os.getpid())
         with _live_lock:
             _live.add(self)
         try:
@@ -434,10 +499,12 @@ class Harness:
         return self
 
     def close(self):
-        """Stop every server; remove the temp dir unless kept."""
+        """Stop every server; remove the temp dir unless kept.
+
+        Safe to call again, and from a signal handler that interrupts a
+        close already under way: every step can be repeated."""
         if self._closed:
             return
-        self._closed = True
         with _live_lock:
             _live.discard(self)
         try:
@@ -446,22 +513,25 @@ class Harness:
         finally:
             if self.tmp and os.path.isdir(self.tmp):
                 if self.keep:
-                    sys.stdout.write('# harness temp dir kept: %s\n'
-                                     % self.tmp)
-                    sys.stdout.flush()
+                    if not self._said_kept:
+                        self._said_kept = True
+                        sys.stdout.write('# harness temp dir kept: %s\n'
+                                         % self.tmp)
+                        sys.stdout.flush()
                 else:
                     shutil.rmtree(self.tmp, ignore_errors=True)
-            if self._watchdog:
+            w, self._watchdog = self._watchdog, None
+            if w:
                 try:
                     os.write(self._watchdog_fd, b'done')
                     os.close(self._watchdog_fd)
                 except OSError:
                     pass
                 try:
-                    self._watchdog.wait(5)
+                    w.wait(5)
                 except subprocess.TimeoutExpired:
-                    self._watchdog.kill()
-                self._watchdog = None
+                    w.kill()
+            self._closed = True
 
     def _start_watchdog(self):
         r, w = os.pipe()
@@ -475,6 +545,11 @@ class Harness:
         finally:
             os.close(r)
         self._watchdog_fd = w
+        self._mark('.watchdog', self._watchdog.pid)
+
+    def _mark(self, name, pid):
+        with open(os.path.join(self.tmp, name), 'w') as f:
+            f.write('%d\n' % pid)
 
     def _record_pgid(self, pgid):
         with open(os.path.join(self.tmp, '.pgids'), 'a') as f:
@@ -1305,7 +1380,7 @@ log_file_path = {d}/%slog
 log_selector = +smtp_protocol_error +smtp_syntax_error +tls_cipher \\
   +received_recipients +deliver_time +smtp_confirmation +subject \\
   +return_path_on_delivery +smtp_connection +smtp_incomplete_transaction \\
-  +incoming_port +smtp_no_mail
+  +incoming_port +smtp_no_mail -queue_run
 keep_environment =
 never_users = root
 
@@ -1356,6 +1431,8 @@ dovecot_users:
   driver = accept
   domains = +local_domains
   local_parts = lsearch;{d}/passwd
+  local_part_suffix = +*
+  local_part_suffix_optional
   transport = dovecot_lmtp
 
 begin transports
@@ -1364,6 +1441,7 @@ dovecot_lmtp:
   driver = lmtp
   socket = {lmtp}
   batch_max = 200
+  rcpt_include_affixes = true
   user = {exim_user}
 
 begin retry

@@ -50,7 +50,11 @@ def check_smtp_starttls(h):
     refused = h.send_smtp('alice@example.test', ['bob@example.test'], raw)
     t.eq(refused, {}, 'SMTP STARTTLS+AUTH: recipient accepted')
     t.eq(h.wait_for_messages('bob', 1), 1, 'message reached bob INBOX')
-    msgs = h.fetch_all('bob')
+    h.send_smtp('alice@example.test', ['bob+orders@example.test'],
+                message('alice@example.test', 'bob+orders@example.test',
+                        'detail', 'plus address\r\n'))
+    t.eq(h.wait_for_messages('bob', 2), 2, 'bob+orders@ reaches bob')
+    msgs = [m for m in h.fetch_all('bob') if m[2].endswith(raw)]
     t.eq(body_of(msgs[-1][2]), body, 'body read back over IMAP is exact')
     t.ok(msgs[-1][2].endswith(raw), 'whole message kept, only trace '
          'headers prepended', msgs[-1][2][:400])
@@ -268,6 +272,21 @@ def check_restart_and_pause(h):
         s.close()
     finally:
         h.resume('imap')
+    h.pause('smtp')
+    try:
+        s = socket.create_connection((h.host, h.ports['smtp']), timeout=2)
+        s.settimeout(0.5)
+        try:
+            s.recv(100)
+            t.ok(False, 'pause smtp: no banner while stopped')
+        except socket.timeout:
+            t.ok(True, 'pause smtp: no banner while stopped')
+        h.resume('smtp')
+        s.settimeout(5)
+        t.ok(s.recv(100).startswith(b'220 '), 'resume smtp: banner arrives')
+        s.close()
+    finally:
+        h.resume('smtp')
     h.stop_smtp()
     try:
         h.smtp()
@@ -318,6 +337,37 @@ def check_facteur_runner(h):
         t.skip('facteur(valgrind=True)', 'valgrind not installed')
 
 
+def check_curl(h):
+    """The servers as libcurl (what facteur uses) sees them."""
+    def curl(*args, input=None):
+        return subprocess.run(['curl', '-sS', '--max-time', '20',
+                               '--cacert', h.ca_file] + list(args),
+                              input=input, capture_output=True)
+    r = curl('-u', 'bob:secret', 'imaps://127.0.0.1:%d/' % h.ports['imaps'])
+    t.ok(r.returncode == 0 and b'INBOX' in r.stdout,
+         'curl: IMAPS LIST verified with the CA', r.stderr)
+    r = curl('--ssl-reqd', '-u', 'bob:secret',
+             'imap://localhost:%d/INBOX' % h.ports['imap'], '-X',
+             'EXAMINE INBOX')
+    t.ok(r.returncode == 0 and b'UIDVALIDITY' in r.stdout,
+         'curl: IMAP STARTTLS as "localhost"', r.stderr)
+    raw = message('bot@example.test', 'alice@example.test', 'curl',
+                  'sent by curl\r\n')
+    r = curl('--ssl-reqd', '-u', 'bot:secret', '--login-options',
+             'AUTH=PLAIN', '--mail-from', '', '--mail-rcpt',
+             'alice@example.test', '-T', '-',
+             'smtp://127.0.0.1:%d' % h.ports['smtp'], input=raw)
+    t.ok(r.returncode == 0, 'curl: SMTP STARTTLS AUTH=PLAIN, MAIL FROM:<>',
+         r.stderr)
+    t.ok(_wait_raw(h, 'alice', raw, 10), 'curl: message delivered')
+    m = [x for x in h.fetch_all('alice') if x[2].endswith(raw)][0]
+    t.ok(m[2].startswith(b'Return-Path: <>\r\n'),
+         'null sender kept as Return-Path: <>', m[2][:100])
+    r = curl('-u', 'alice:secret', 'pop3s://127.0.0.1:%d/' % h.ports['pop3s'])
+    t.ok(r.returncode == 0 and len(r.stdout.splitlines()) >= 1,
+         'curl: POP3S LIST', r.stderr)
+
+
 CHILD = r'''
 import sys, time
 sys.path.insert(0, %r)
@@ -331,8 +381,12 @@ time.sleep(60)
 
 def check_cleanup_on_signal(sig, what):
     here = os.path.dirname(os.path.abspath(__file__))
+    # A background job of a shell starts with SIGINT ignored, and the
+    # harness leaves an ignored signal alone: give the child the default.
     p = subprocess.Popen([sys.executable, '-c', CHILD % here],
-                         stdout=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         text=True, preexec_fn=lambda: signal.signal(
+                             signal.SIGINT, signal.SIG_DFL))
     line = p.stdout.readline().split()
     tmp, pids = line[0], [int(x) for x in line[1:]]
     t.ok(len(alive(pids)) >= 4 and os.path.isdir(tmp),
@@ -346,6 +400,41 @@ def check_cleanup_on_signal(sig, what):
     t.ok(not alive(pids), '%s: every server process gone' % what,
          alive(pids))
     t.ok(not os.path.exists(tmp), '%s: temp dir removed' % what)
+
+
+def check_reap_stale():
+    """Test process and watchdog both SIGKILLed (a runner killing a whole
+    tree): the next harness to start removes the leftovers."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = subprocess.Popen([sys.executable, '-c', CHILD % here],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         text=True)
+    line = p.stdout.readline().split()
+    tmp, pids = line[0], [int(x) for x in line[1:]]
+    with open(os.path.join(tmp, '.watchdog')) as f:
+        watchdog = int(f.read())
+    os.kill(watchdog, signal.SIGKILL)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(10)
+    # SIGKILL is delivered asynchronously: on a busy machine the watchdog
+    # can look alive for a moment after kill() returned.
+    deadline = time.monotonic() + 5
+    while alive([watchdog]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # (A harness starting in a parallel test may reap them first.)
+    with Harness(smtp=False):
+        pass
+    def state(pid):
+        try:
+            with open('/proc/%d/stat' % pid) as f:
+                return f.read()[:80]
+        except OSError:
+            return 'gone'
+    t.ok(not alive(pids) and not os.path.exists(tmp),
+         'the next harness start reaps them and the dir',
+         'alive: %r\nowner: %s\nwatchdog: %s\ntmp: %s' % (
+             alive(pids), state(p.pid), state(watchdog),
+             os.listdir(tmp) if os.path.exists(tmp) else 'gone'))
 
 
 def main():
@@ -374,7 +463,8 @@ def main():
             ('mailboxes', check_mailboxes),
             ('add_user', check_add_user),
             ('stop/start/pause', check_restart_and_pause),
-            ('facteur runner', check_facteur_runner)):
+            ('facteur runner', check_facteur_runner),
+            ('curl', check_curl)):
         t.run(desc, fn, h)
     t.ok(not h.smtp_failures() or
          all('==' in l for l in h.smtp_failures()),
@@ -406,6 +496,7 @@ def main():
           signal.SIGINT, 'SIGINT')
     t.run('cleanup on SIGKILL', check_cleanup_on_signal,
           signal.SIGKILL, 'SIGKILL (watchdog)')
+    t.run('stale dir reaped', check_reap_stale)
     t.done()
 
 

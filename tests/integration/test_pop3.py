@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""The POP3 source against the harness's Dovecot: pop3:// (STARTTLS
+required) and pop3s://. Each message is answered once (the reply is read
+back from the sender's mailbox over IMAP), a second pass answers nothing,
+`after: delete` empties the maildrop and `after: keep` leaves it whole.
+A message with a dot-stuffed line must reach the rules byte-exact."""
+import email
+import email.policy
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Harness, Tap  # noqa: E402
+
+RULES = r'''rules:
+  - name: order-received
+    if:
+      all:
+        - from: '@example\.test$'
+        - subject: 'Order #(?<order>[0-9]{6,})'
+    then:
+      - reply:
+          body: "We received order {{order}}."
+    stop: true
+  - name: dotted
+    if:
+      all:
+        - subject: 'Dotted'
+        - body: '(?m)^\.hidden ref (?<ref>[0-9]+)'
+    then:
+      - reply:
+          body: "Dotted line seen, ref {{ref}}."
+'''
+
+
+def message(sender, subject, mid, body='Hello.\r\n'):
+    return ('From: %s <%s@example.test>\r\n'
+            'To: desk@example.test\r\n'
+            'Subject: %s\r\n'
+            'Message-ID: <%s@example.test>\r\n'
+            'Date: Sun, 22 Nov 2026 09:12:00 +0100\r\n'
+            '\r\n%s' % (sender.capitalize(), sender, subject, mid,
+                        body)).encode()
+
+
+def config(h, rules, name, url, user, after):
+    return h.write_config('''state: %(tmp)s/facteur/%(name)s.db
+smtp:
+  url: smtp://127.0.0.1:%(smtp)d
+  user: bot
+  password: secret
+  from: "Desk <bot@example.test>"
+  ca_file: %(ca)s
+accounts:
+  - name: %(name)s
+    url: %(url)s
+    user: %(user)s
+    password: secret
+    ca_file: %(ca)s
+    after: %(after)s
+    addresses: [%(user)s@example.test]
+    rules: [%(rules)s]
+''' % dict(tmp=h.tmp, smtp=h.ports['smtp'], ca=h.ca_file, name=name,
+           url=url, user=user, after=after, rules=rules),
+        name=name + '.yaml')
+
+
+def replies(h):
+    """Messages Exim accepted whose Message-ID facteur made."""
+    return len(re.findall(r'<= .* id=facteur\.', h.log('smtp')))
+
+
+def subjects(h, user):
+    return sorted(str(email.message_from_bytes(
+        raw, policy=email.policy.default)['Subject'])
+        for _, _, raw in h.fetch_all(user))
+
+
+def pop3_sessions(h, user):
+    """[(retr, dele)] of every POP3 session of user, from Dovecot's log."""
+    return [(int(m.group(1)), int(m.group(2))) for m in re.finditer(
+        r'pop3\(%s\)<.*retr=(\d+)/\d+, del=(\d+)/' % user, h.log('dovecot'))]
+
+
+def pop3_count(h, user, tls):
+    c = h.pop3(user, tls=tls)
+    try:
+        return c.stat()[0]
+    finally:
+        c.quit()
+
+
+def test_delete(t, h, rules):
+    """pop3:// with STARTTLS, after: delete."""
+    h.deliver('carol', message('alice', 'Order #100001', 'o1'))
+    h.deliver('carol', message('alice', 'Order #100002', 'o2'))
+    h.deliver('carol', message('bob', 'Opening hours?', 'q1'))
+    cfg = config(h, rules, 'popdel', h.url('pop3'), 'carol', 'delete')
+    before = replies(h)
+    cp = h.facteur('run', '--once', '-c', cfg)
+    t.eq(cp.returncode, 0, 'pop3://: first run exits 0')
+    if cp.returncode != 0:
+        t.diag(cp.stderr[-3000:])
+    t.eq(replies(h) - before, 2, 'pop3://: one reply per order')
+    h.wait_for_messages('alice', 2)
+    t.eq(subjects(h, 'alice'), ['Re: Order #100001', 'Re: Order #100002'],
+         'pop3://: the replies read back over IMAP')
+    t.eq(pop3_count(h, 'carol', 'starttls'), 0,
+         'after: delete empties the maildrop (POP3 STAT)')
+    t.eq(h.count('carol'), 0, 'after: delete: IMAP agrees')
+    cp = h.facteur('run', '--once', '-c', cfg)
+    t.eq(cp.returncode, 0, 'pop3://: second run exits 0')
+    t.eq(replies(h) - before, 2, 'pop3://: second run sends nothing')
+    # An action that cannot finish keeps the message on the server.
+    h.deliver('carol', message('alice', 'Order #100003', 'o3'))
+    h.stop_smtp()
+    try:
+        cp = h.facteur('run', '--once', '-c', cfg)
+    finally:
+        h.start_smtp()
+    t.ok(cp.returncode in (0, 75), 'pop3://: SMTP down: run ends normally',
+         cp.stderr)
+    t.ok('pending' in cp.stderr, 'the message is reported pending',
+         cp.stderr)
+    t.eq(pop3_count(h, 'carol', 'starttls'), 1,
+         'after: delete: a pending message is not deleted')
+    t.eq(replies(h) - before, 2, 'and no reply went out')
+    t.ok((3, 3) in pop3_sessions(h, 'carol'), 'one POP3 session did the '
+         'three RETRs and three DELEs (one connection)',
+         repr(pop3_sessions(h, 'carol')))
+    logins = re.findall(r'pop3-login: Info: Login: user=<carol>.*',
+                        h.log('dovecot'))
+    t.ok(logins and all(', TLS,' in l for l in logins),
+         'every pop3:// login went through STARTTLS', '\n'.join(logins))
+
+
+def test_keep(t, h, rules):
+    """pop3s://, after: keep; a dot-stuffed line; a later message."""
+    dotted = message('bob', 'Dotted', 'd1',
+                     'first\r\n.hidden ref 4242\r\n..two dots\r\n.\r\n')
+    h.deliver('dave', message('bob', 'Order #200001', 'k1'))
+    h.deliver('dave', dotted)
+    h.deliver('dave', message('alice', 'Not an order', 'k2'))
+    cfg = config(h, rules, 'popkeep', h.url('pop3s'), 'dave', 'keep')
+    before = replies(h)
+    cp = h.facteur('run', '--once', '-c', cfg)
+    t.eq(cp.returncode, 0, 'pop3s://: first run exits 0')
+    if cp.returncode != 0:
+        t.diag(cp.stderr[-3000:])
+    t.eq(replies(h) - before, 2, 'pop3s://: the order and the dotted '
+         'message are answered')
+    h.wait_for_messages('bob', 2)
+    t.eq(subjects(h, 'bob'), ['Re: Dotted', 'Re: Order #200001'],
+         'pop3s://: the replies read back over IMAP')
+    bodies = [email.message_from_bytes(raw, policy=email.policy.default)
+              .get_content().strip() for _, _, raw in h.fetch_all('bob')]
+    t.ok('Dotted line seen, ref 4242.' in bodies,
+         'RETR is dot-unstuffed: the rule saw ".hidden ref 4242"',
+         repr(bodies))
+    t.eq(pop3_count(h, 'dave', 'ssl'), 3, 'after: keep keeps everything')
+    stored = [raw for _, _, raw in h.fetch_all('dave')]
+    t.ok(dotted in stored, 'the server copy is untouched')
+    cp = h.facteur('run', '--once', '-c', cfg)
+    t.eq(cp.returncode, 0, 'pop3s://: second run exits 0')
+    t.eq(replies(h) - before, 2, 'pop3s://: second run sends nothing')
+    t.ok(' done ' not in cp.stderr, 'second run processes no message',
+         cp.stderr)
+    h.deliver('dave', message('bob', 'Order #200002', 'k3'))
+    cp = h.facteur('run', '--once', '-c', cfg)
+    t.eq(cp.returncode, 0, 'pop3s://: third run exits 0')
+    t.eq(replies(h) - before, 3, 'pop3s://: only the new order is answered')
+    h.wait_for_messages('bob', 3)
+    t.eq(pop3_count(h, 'dave', 'ssl'), 4, 'after: keep: all four kept')
+    t.eq(sum(r for r, _ in pop3_sessions(h, 'dave')), 4,
+         'finished messages are not fetched again (4 RETRs in 3 runs)')
+    t.eq(sum(d for _, d in pop3_sessions(h, 'dave')), 0,
+         'after: keep sends no DELE')
+
+
+def test_wrong_password(t, h, rules):
+    cfg = h.write_config('''state: %(tmp)s/facteur/bad.db
+accounts:
+  - name: bad
+    url: %(url)s
+    user: dave
+    password: wrong-secret-xyz
+    ca_file: %(ca)s
+    rules: [%(rules)s]
+''' % dict(tmp=h.tmp, url=h.url('pop3'), ca=h.ca_file, rules=rules),
+        name='bad.yaml')
+    cp = h.facteur('run', '--once', '-c', cfg)
+    t.eq(cp.returncode, 75, 'a refused login: run exits 75')
+    t.ok('wrong-secret-xyz' not in cp.stderr,
+         'the password is not in the log', cp.stderr)
+
+
+def main():
+    t = Tap()
+    users = ['bot', 'alice', 'bob', 'carol', 'dave']
+    with Harness(users=users) as h:
+        t.harness = h
+        rules = os.path.join(h.tmp, 'facteur', 'rules.yaml')
+        with open(rules, 'w') as f:
+            f.write(RULES)
+        t.run('pop3:// after: delete', test_delete, t, h, rules)
+        t.run('pop3s:// after: keep', test_keep, t, h, rules)
+        t.run('wrong password', test_wrong_password, t, h, rules)
+    t.done()
+
+
+if __name__ == '__main__':
+    main()
