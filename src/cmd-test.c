@@ -144,7 +144,7 @@ parse_args(int argc, char **argv, struct test_opts *o)
 			return -1;
 		}
 	}
-	if ((o->expect == NULL && optind == argc) || (o->nrules == 0 &&
+	if ((o->expect == NULL) == (optind == argc) || (o->nrules == 0 &&
 	    o->config == NULL && o->expect == NULL) ||
 	    (o->config != NULL && o->account == NULL)) {
 		usage();

@@ -496,6 +496,7 @@ try_patterns(const struct cond *c, struct rule_eval *ev, const char *s)
 			log_warn("%s%srule %s: %s: %s; counted as no match",
 			    ev->ctx->account, ev->ctx->account[0] ? ": " : "",
 			    ev->rule->name, c->where, why);
+			ev->limited = true;
 			fail(ev, "%s: %s: '%s': %s (counted as no match)",
 			    c->where, cond_names[c->kind],
 			    match_pattern(c->pats[i]), why);

@@ -54,6 +54,7 @@ struct rule_eval {
 	bool			 stop;	/* a stop action ran */
 	char			*scratch; /* lookup()'s last computed value */
 	char			*hit;	/* the last condition that held */
+	bool			 limited; /* a pattern hit a match limit */
 };
 
 /* Report a problem at node (printf format). */

@@ -392,7 +392,15 @@ eval_rule(const struct rule *r, struct rule_eval *ev, json_t *plan,
 	match_vars_truncate(&ev->vars, 0);
 	free(ev->why);
 	ev->why = NULL;
+	ev->limited = false;
 	ok = r->cond == NULL || cond_eval(r->cond, ev);
+	/* Even under `not`: a rule never matches because a limit was hit. */
+	if (ok && ev->limited) {
+		ok = 0;
+		free(ev->why);
+		ev->why = xasprintf("%s", "a pattern hit the match limit, so "
+		    "the rule does not match");
+	}
 	if (!ok) {
 		if (explain != NULL)
 			buf_printf(explain, "rule %s: no match: %s\n", r->name,

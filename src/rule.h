@@ -10,6 +10,16 @@
  *                 "subject": "...", "body": "..."}, ...]}
  *
  * Each action object carries its type and its fields, templates rendered.
+ * Fields bound for a header (subject, to, folder) are UTF-8 with no CR or
+ * LF: encode them with tmpl_header_encode() (RFC 2047) when composing. A
+ * webhook body is already valid JSON; argv is one element per entry; a
+ * webhook secret appears as {"env"|"file"|"command": ...}, never its value.
+ * Computed fields: reply and autoreply carry "to" (Reply-To else From, or
+ * the Return-Path for autoreply) and "in_reply_to"; extract lists the
+ * "attachments" it will write. Durations ("every", "timeout") are seconds.
+ *
+ * Patterns are PCRE2, case-insensitive unless they start with (?-i); see
+ * match.h and rules/README.md.
  */
 #ifndef FACTEUR_RULE_H
 #define FACTEUR_RULE_H

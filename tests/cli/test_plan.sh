@@ -98,6 +98,13 @@ run 78 "broken rules" test -r $D/bad-regex.yaml $D/order.eml
 has "$D/bad-regex.yaml:5:43: bad pattern: missing closing parenthesis"
 run 66 "a missing message" test -r $D/good-rules.yaml $D/no-such.eml
 run 64 "no rules" test $D/order.eml
+run 64 "--expect and messages" test -r $D/good-rules.yaml --expect x.yaml $D/order.eml
+
+# The rules of one account of a config, with its name as {{account}}.
+run 0 "-c CONFIG -a ACCOUNT" test -c $D/good.yaml -a local --json $D/order.eml
+has '"matched":["order"]'
+run 78 "-a with an unknown account" test -c $D/good.yaml -a nobody $D/order.eml
+has "no account 'nobody'"
 
 # A dry run writes nothing: no state file appears under HOME.
 mkdir "$tmp/home"

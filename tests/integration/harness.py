@@ -493,6 +493,13 @@ class Harness:
                     self._stop_all()
                     if attempt == 3:
                         raise
+                    # Start the next try with empty logs.
+                    for rel in ('dovecot/dovecot.log', 'exim/mainlog',
+                                'exim/paniclog'):
+                        try:
+                            os.unlink(os.path.join(self.tmp, rel))
+                        except OSError:
+                            pass
         except BaseException:
             self.close()
             raise
@@ -847,6 +854,8 @@ class Harness:
         deadline = time.monotonic() + timeout
         todo = list(names)
         while True:
+            if p.poll() is not None:
+                break
             todo = [n for n in todo
                     if not _connectable(self.host, self.ports[n],
                                         greeting=_GREETING.get(n))]
@@ -854,14 +863,13 @@ class Harness:
                              _connectable(None, path=path,
                                           greeting=b'220 ')):
                 return
-            if p.poll() is not None:
-                break
             if time.monotonic() > deadline:
                 break
             time.sleep(0.01)
         text = self.log(service)
         if 'in use' in text:
-            raise _PortInUse(service)
+            raise _PortInUse('%s: a port was taken; log:\n%s'
+                             % (service, text[-2000:]))
         raise HarnessError('%s did not start (exit status %s); log:\n%s'
                            % (service, p.poll(), text[-4000:]))
 
@@ -1383,6 +1391,9 @@ log_selector = +smtp_protocol_error +smtp_syntax_error +tls_cipher \\
   +incoming_port +smtp_no_mail -queue_run
 keep_environment =
 never_users = root
+# A port taken by someone else: fail at once (the harness picks others).
+daemon_startup_retries = 0
+daemon_startup_sleep = 0s
 
 # No DNS, no ident: everything is on loopback.
 host_lookup =

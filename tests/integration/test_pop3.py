@@ -180,6 +180,12 @@ def test_keep(t, h, rules):
 
 def test_wrong_password(t, h, rules):
     cfg = h.write_config('''state: %(tmp)s/facteur/bad.db
+smtp:
+  url: smtp://127.0.0.1:%(smtp)d
+  user: bot
+  password: secret
+  from: bot@example.test
+  ca_file: %(ca)s
 accounts:
   - name: bad
     url: %(url)s
@@ -187,8 +193,8 @@ accounts:
     password: wrong-secret-xyz
     ca_file: %(ca)s
     rules: [%(rules)s]
-''' % dict(tmp=h.tmp, url=h.url('pop3'), ca=h.ca_file, rules=rules),
-        name='bad.yaml')
+''' % dict(tmp=h.tmp, url=h.url('pop3'), ca=h.ca_file, rules=rules,
+           smtp=h.ports['smtp']), name='bad.yaml')
     cp = h.facteur('run', '--once', '-c', cfg)
     t.eq(cp.returncode, 75, 'a refused login: run exits 75')
     t.ok('wrong-secret-xyz' not in cp.stderr,

@@ -279,6 +279,38 @@ test_bad_yaml(void **st)
 }
 
 static void
+test_rules_fit(void **st)
+{
+	struct diag	 d;
+	char		*path, *rp;
+
+	(void)st;
+	rp = write_file("fit.yaml", "rules:\n"
+	    "  - {name: r, then: [{reply: {body: x}}, {move: Done}]}\n");
+	path = write_file("fit-conf.yaml",
+	    "accounts:\n"
+	    "  - name: p\n"
+	    "    url: pop3://h\n"
+	    "    user: u\n"
+	    "    password: pw\n"
+	    "    rules: [fit.yaml]\n");
+	diag_init(&d);
+	assert_null(conf_load(path, &d));
+	assert_true(has_diag(&d, 2, 5, "no 'smtp' section"));
+	assert_true(has_diag(&d, 2, 5, "'move' is not possible with pop3"));
+	assert_int_equal(d.n, 2);
+	diag_free(&d);
+	free(path);
+	path = write_file("smtp-user.yaml",
+	    "smtp: {url: 'smtp://h', from: a@b, user: u}\n");
+	assert_null(conf_load(path, &d));
+	assert_true(has_diag(&d, 1, 42, "'user' needs a 'password'"));
+	diag_free(&d);
+	free(path);
+	free(rp);
+}
+
+static void
 test_duration(void **st)
 {
 	unsigned	 s;
@@ -359,6 +391,7 @@ main(void)
 		cmocka_unit_test(test_default_state),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_bad_yaml),
+		cmocka_unit_test(test_rules_fit),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_secrets),
 	};

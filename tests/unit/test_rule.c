@@ -251,8 +251,8 @@ test_combinators(void **st)
 	assert_int_equal(nmatched(plan), 2);
 	assert_string_equal(act_str(plan, 0, "folder"), "X-");
 	assert_non_null(strstr(why, "rule fails: no match: "));
-	assert_non_null(strstr(why, "rules.yaml:14:11: not: the condition "
-	    "inside matched"));
+	assert_non_null(strstr(why, "rules.yaml:14:11: not: cc matched "
+	    "\"carol@example.com\""));
 	assert_non_null(strstr(why, "rule list-form: no match: "));
 	assert_non_null(strstr(why, "to: 'nobody' did not match any of "
 	    "\"alice@example.com\", \"bob@example.com\""));
@@ -440,6 +440,48 @@ test_all_actions(void **st)
 	json_decref(plan);
 }
 
+/* A capture holding CR/LF, quotes and spaces, in every destination. */
+static void
+test_safe_rendering(void **st)
+{
+	json_t		*plan, *a, *j;
+	json_error_t	 err;
+
+	(void)st;
+	plan = eval("rules:\n"
+	    "  - name: r\n"
+	    "    if: {body: '(?<evil>Hello,[\\s\\S]*EUR)'}\n"
+	    "    then:\n"
+	    "      - reply: {subject: 'S {{evil}}', body: 'B {{evil}}'}\n"
+	    "      - move: 'F/{{evil}}'\n"
+	    "      - run: {argv: [/bin/echo, '{{evil}}']}\n"
+	    "      - webhook: {url: 'https://h/x?q={{evil}}', "
+	    "body: '{\"v\": \"{{evil}}\"}'}\n"
+	    "      - forward: {to: '{{header.x-shop}}@example.com'}\n",
+	    order_msg, NULL);
+	a = json_object_get(plan, "actions");
+	assert_string_equal(act_str(plan, 0, "subject"),
+	    "S Hello, Total: 42.50 EUR");
+	assert_string_equal(act_str(plan, 0, "body"),
+	    "B Hello,\nTotal: 42.50 EUR");
+	assert_string_equal(act_str(plan, 1, "folder"),
+	    "F/Hello, Total: 42.50 EUR");
+	j = json_object_get(json_array_get(a, 2), "argv");
+	assert_int_equal(json_array_size(j), 2);
+	assert_string_equal(json_string_value(json_array_get(j, 1)),
+	    "Hello,\nTotal: 42.50 EUR");
+	assert_string_equal(act_str(plan, 3, "url"),
+	    "https://h/x?q=Hello%2C%0ATotal%3A%2042.50%20EUR");
+	j = json_loads(act_str(plan, 3, "body"), 0, &err);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "v")),
+	    "Hello,\nTotal: 42.50 EUR");
+	json_decref(j);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(
+	    json_array_get(a, 4), "to"), 0)), "yes@example.com");
+	json_decref(plan);
+}
+
 static void
 test_load_errors(void **st)
 {
@@ -519,6 +561,31 @@ test_match_limit(void **st)
 	match_free(m);
 }
 
+/* A pathological pattern: no hang, counted as no match, said why. */
+static void
+test_limit_in_rule(void **st)
+{
+	json_t	*plan;
+	char	*why, raw[512];
+
+	(void)st;
+	snprintf(raw, sizeof raw, "From: a@b.example\r\nSubject: %.*sb\r\n"
+	    "\r\nx\r\n", 60, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+	plan = eval("rules:\n"
+	    "  - {name: slow, if: {subject: '^(a+)+$'}, then: [delete]}\n"
+	    "  - {name: next, if: {not: {subject: '^(a|aa)+$'}}, "
+	    "then: [delete]}\n", raw, &why);
+	assert_int_equal(nmatched(plan), 0);
+	assert_non_null(strstr(why, "rule next: no match: a pattern hit the "
+	    "match limit, so the rule does not match"));
+	assert_non_null(strstr(why, "rule slow: no match: "));
+	assert_non_null(strstr(why, "hit the match limit (counted as no "
+	    "match)"));
+	free(why);
+	json_decref(plan);
+}
+
 static void
 test_multiple_files(void **st)
 {
@@ -556,9 +623,11 @@ main(void)
 		cmocka_unit_test(test_list_auto_attachment),
 		cmocka_unit_test(test_stop),
 		cmocka_unit_test(test_all_actions),
+		cmocka_unit_test(test_safe_rendering),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_bad_yaml),
 		cmocka_unit_test(test_match_limit),
+		cmocka_unit_test(test_limit_in_rule),
 		cmocka_unit_test(test_multiple_files),
 	};
 
