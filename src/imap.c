@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "imap.h"
 #include "log.h"
+#include "net.h"
 
 #define IMAP_MAX_LINE		(1024 * 1024)
 #define IMAP_MAX_RESPONSE	((size_t)1 << 30)
@@ -131,17 +132,7 @@ imap_connect(struct imap_conn *c, const struct conf_account *a,
 	}
 	/* libcurl picks the strongest mechanism and never falls back: pin. */
 	curl_easy_setopt(c->curl, CURLOPT_LOGIN_OPTIONS, opts);
-	/* Default is no TLS at all on imap://: require STARTTLS. */
-	curl_easy_setopt(c->curl, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
-	if (a->ca_file != NULL)
-		curl_easy_setopt(c->curl, CURLOPT_CAINFO, a->ca_file);
-	if (!a->tls_verify) {
-		curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(c->curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, 60L);
-	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+	net_setup_account(c->curl, a);
 	if ((rc = curl_easy_perform(c->curl)) != CURLE_OK) {
 		*cause = xasprintf("%s: %s", url, curl_easy_strerror(rc));
 		goto fail;

@@ -23,6 +23,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "net.h"
 #include "run.h"
 #include "state.h"
 #include "xmalloc.h"
@@ -96,20 +97,10 @@ pop3_open(struct pop3_session *s, struct conf_account *a,
 	opts = xasprintf("AUTH=%s", a->auth != NULL ? a->auth : "PLAIN");
 	curl_easy_setopt(s->curl, CURLOPT_LOGIN_OPTIONS, opts);
 	free(opts);
-	/* Default is no TLS at all on pop3://: require STARTTLS. */
-	curl_easy_setopt(s->curl, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
-	if (a->ca_file != NULL)
-		curl_easy_setopt(s->curl, CURLOPT_CAINFO, a->ca_file);
-	if (!a->tls_verify) {
-		curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(s->curl, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, 30L);
-	curl_easy_setopt(s->curl, CURLOPT_SERVER_RESPONSE_TIMEOUT, 60L);
+	net_setup_account(s->curl, a);
 	/* Slow actions between two transfers must not make libcurl drop
 	 * the session: its message numbers (and pending DELEs) live there. */
 	curl_easy_setopt(s->curl, CURLOPT_MAXAGE_CONN, 600L);
-	curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, s->errbuf);
 	curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, pop3_write);
 	curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, s);
