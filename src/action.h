@@ -6,12 +6,14 @@
 #ifndef FACTEUR_ACTION_H
 #define FACTEUR_ACTION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
 struct conf;
 struct conf_account;
+struct imap_conn;
 struct msg;
 struct state;
 
@@ -30,6 +32,13 @@ struct action_ctx {
 	/* Stable name of this action in the journal; outgoing mail derives
 	 * its Message-ID from it so a resend is recognisably the same. */
 	const char			*ident;
+	uint32_t			 uid;	/* 0 when the source has none */
+	/* The open IMAP connection with the mailbox selected, or NULL
+	 * (POP3, Maildir, deliver). */
+	struct imap_conn		*imap;
+	/* Set by an action that took the message out of the mailbox (move,
+	 * delete): the source then skips its after policy. */
+	bool				*gone;
 };
 
 struct action_ops {
@@ -48,5 +57,16 @@ struct action_ops {
 const struct action_ops *action_find(const char *type);
 
 extern const struct action_ops action_reply_ops;
+extern const struct action_ops action_autoreply_ops;
+extern const struct action_ops action_forward_ops;
+extern const struct action_ops action_notify_ops;
+extern const struct action_ops action_run_ops;
+extern const struct action_ops action_webhook_ops;
+extern const struct action_ops action_move_ops;
+extern const struct action_ops action_copy_ops;
+extern const struct action_ops action_flag_ops;
+extern const struct action_ops action_delete_ops;
+extern const struct action_ops action_save_ops;
+extern const struct action_ops action_extract_ops;
 
 #endif

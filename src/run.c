@@ -27,7 +27,8 @@
 static int	 runner_plan(struct runner *, struct conf_account *,
 		     struct state_ident *, struct msg *, int64_t *);
 static void	 runner_actions(struct runner *, struct conf_account *,
-		     const char *, struct msg *, int64_t, const char *);
+		     const char *, struct msg *, int64_t, const char *,
+		     uint32_t);
 static void	 runner_log(struct conf_account *, const char *, uint32_t,
 		     struct msg *, int64_t, enum state_msg_status);
 static time_t	 retry_time(int);
@@ -104,7 +105,7 @@ runner_record_known(struct runner *r, struct conf_account *a,
 
 static void
 runner_actions(struct runner *r, struct conf_account *a, const char *mailbox,
-    struct msg *m, int64_t rowid, const char *key)
+    struct msg *m, int64_t rowid, const char *key, uint32_t uid)
 {
 	struct state_action	*v;
 	struct action_ctx	 ctx;
@@ -124,6 +125,9 @@ runner_actions(struct runner *r, struct conf_account *a, const char *mailbox,
 	ctx.state = r->state;
 	ctx.msg = m;
 	ctx.mailbox = mailbox;
+	ctx.uid = uid;
+	ctx.imap = r->imap;
+	ctx.gone = &r->gone;
 	for (i = 0; i < n; i++) {
 		if (v[i].status != STATE_ACT_PENDING ||
 		    v[i].next_attempt > time(NULL))
@@ -183,6 +187,7 @@ runner_process(struct runner *r, struct conf_account *a, const char *mailbox,
 	char			 hash[65], *cause = NULL;
 	int64_t			 rowid = 0;
 
+	r->gone = false;
 	sha256_hex(data, len, hash);
 	m = msg_new(data, len, NULL);
 	id.account = a->name;
@@ -210,7 +215,7 @@ runner_process(struct runner *r, struct conf_account *a, const char *mailbox,
 			return PROCESS_ERROR;
 		}
 	}
-	runner_actions(r, a, mailbox, m, rowid, key);
+	runner_actions(r, a, mailbox, m, rowid, key, uid);
 	if (state_message_finish(r->state, rowid, &s, &cause) != 0) {
 		log_error("%s: %s", a->name, cause);
 		free(cause);
@@ -226,17 +231,33 @@ runner_process(struct runner *r, struct conf_account *a, const char *mailbox,
 	return PROCESS_DONE;
 }
 
+void
+runner_account_synced(struct runner *r, struct conf_account *a)
+{
+	(void)r;
+	log_debug("%s: synced", a->name);
+}
+
 int
 runner_sync_account(struct runner *r, struct conf_account *a, char **cause)
 {
+	int	 rc = -1;
+
 	switch (a->kind) {
 	case SOURCE_IMAP:
-		return source_imap_sync(r, a, cause);
+		rc = source_imap_sync(r, a, cause);
+		break;
 	case SOURCE_POP3:
-		return source_pop3_sync(r, a, cause);
+		rc = source_pop3_sync(r, a, cause);
+		break;
 	case SOURCE_MAILDIR:
-		return source_maildir_sync(r, a, cause);
+		rc = source_maildir_sync(r, a, cause);
+		break;
+	default:
+		*cause = xstrdup("unknown kind of source");
+		break;
 	}
-	*cause = xstrdup("unknown kind of source");
-	return -1;
+	if (rc == 0)
+		runner_account_synced(r, a);
+	return rc;
 }

@@ -8,11 +8,13 @@
 #define FACTEUR_RUN_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct conf;
 struct conf_account;
+struct imap_conn;
 struct state;
 
 enum process_result {
@@ -25,6 +27,13 @@ struct runner {
 	struct conf		*conf;
 	struct state		*state;
 	volatile sig_atomic_t	*stop;		/* set by signals */
+	volatile sig_atomic_t	*reload;	/* SIGHUP; NULL when none */
+	/* The IMAP source's open connection while it hands messages over,
+	 * for the actions on the server (move, flag, ...); else NULL. */
+	struct imap_conn	*imap;
+	/* Set when the last message processed left its mailbox by an
+	 * action (move, delete): no after policy for it. */
+	bool			 gone;
 	unsigned		 processed;	/* counters for the pass */
 	unsigned		 pending;
 };
@@ -35,6 +44,10 @@ enum process_result runner_process(struct runner *, struct conf_account *,
 
 /* One pass over the account, whatever its source; 0 or -1 and *cause. */
 int	runner_sync_account(struct runner *, struct conf_account *, char **);
+
+/* Called after every successful pass over an account, whatever drives it
+ * (run --once, the watch loop): the liveness record. */
+void	runner_account_synced(struct runner *, struct conf_account *);
 
 /* Hex SHA-256 of data into out (65 bytes). */
 void	sha256_hex(const void *, size_t, char out[65]);

@@ -123,9 +123,11 @@ sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
 	for (i = 0; i < nv; i++) {
 		snprintf(key, sizeof key, "%" PRIu32 "/%" PRIu32,
 		    c->uidvalidity, v[i].uid);
+		r->imap = c;
 		pr = runner_process(r, a, mailbox, key, v[i].uid, v[i].data,
 		    v[i].len);
-		if (pr == PROCESS_DONE &&
+		r->imap = NULL;
+		if (pr == PROCESS_DONE && !r->gone &&
 		    apply_after(a, c, v[i].uid, &err) != IMAP_OK) {
 			log_warn("%s: %s: uid %" PRIu32 ": after-policy: %s",
 			    a->name, mailbox, v[i].uid, err);

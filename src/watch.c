@@ -93,6 +93,7 @@ watch_sync_idle(struct runner *r, struct watch *w)
 	    &cause) != IMAP_OK)
 		return watch_fail(w, "selecting", cause);
 	w->backoff = 0;
+	runner_account_synced(r, w->a);
 	if (!imap_has_cap(&w->c, "IDLE")) {
 		w->due = time(NULL) + w->a->poll_seconds;
 		return;
@@ -161,7 +162,7 @@ watch_loop(struct runner *r)
 	which = xcalloc(conf->naccounts, sizeof *which);
 	for (i = 0; i < conf->naccounts; i++)
 		v[i].a = &conf->accounts[i];
-	while (!*r->stop) {
+	while (!*r->stop && (r->reload == NULL || !*r->reload)) {
 		for (i = 0; i < conf->naccounts && !*r->stop; i++)
 			if (v[i].due <= time(NULL))
 				watch_sync(r, &v[i]);

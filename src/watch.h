@@ -4,7 +4,7 @@
 
 struct runner;
 
-/* Work every account until *r->stop is set. */
+/* Work every account until *r->stop (or *r->reload, when set) is set. */
 int	watch_loop(struct runner *);
 
 #endif
