@@ -1,10 +1,32 @@
 #!/bin/sh
-# make bench: every benchmark in this directory, each printing its method
-# and figures. They use ../shared/corpus when it is present.
+# make bench: every benchmark in this directory (bench/*.sh, in name order),
+# each printing its method and figures. They use ../shared/corpus when it is
+# present. The whole output, with the machine and the date, is also written
+# to BENCHMARKS.md.
 cd "$(dirname "$0")/.." || exit 1
 status=0
-for b in bench/parse.sh; do
-	echo "== $b"
-	sh "$b" || status=1
+out=$(mktemp)
+{
+	echo "# Benchmarks"
+	echo
+	echo "Written by \`make bench\` on $(date -u '+%Y-%m-%d %H:%M UTC'),"
+	echo "facteur $(cat VERSION 2>/dev/null), $(uname -sr),"
+	echo "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'),"
+	echo "$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)."
+	echo
+	echo '```'
+} >"$out"
+for b in bench/*.sh; do
+	[ "$b" = bench/run.sh ] && continue
+	echo "== $b" | tee -a "$out"
+	sh "$b" 2>&1 | tee -a "$out"
+	[ "$(tail -c1 "$out")" = "" ] || echo >>"$out"
 done
+echo '```' >>"$out"
+# A failing benchmark prints what failed; the figures file keeps the rest.
+if [ -f bench/NOTES.md ]; then
+	echo >>"$out"
+	cat bench/NOTES.md >>"$out"
+fi
+mv "$out" BENCHMARKS.md
 exit $status

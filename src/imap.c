@@ -133,7 +133,7 @@ imap_connect(struct imap_conn *c, const struct conf_account *a,
 	/* libcurl picks the strongest mechanism and never falls back: pin. */
 	curl_easy_setopt(c->curl, CURLOPT_LOGIN_OPTIONS, opts);
 	net_setup_account(c->curl, a);
-	if ((rc = curl_easy_perform(c->curl)) != CURLE_OK) {
+	if ((rc = net_perform(c->curl)) != CURLE_OK) {
 		*cause = xasprintf("%s: %s", url, curl_easy_strerror(rc));
 		goto fail;
 	}

@@ -15,3 +15,9 @@ net_setup_account(CURL *c, const struct conf_account *a)
 	curl_easy_setopt(c, CURLOPT_SERVER_RESPONSE_TIMEOUT, 60L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 }
+
+CURLcode
+net_perform(CURL *curl)
+{
+	return curl_easy_perform(curl);
+}

@@ -13,4 +13,11 @@ struct conf_account;
 
 void	net_setup_account(CURL *, const struct conf_account *);
 
+/*
+ * Run one transfer to its end. Every transfer goes through here (never
+ * curl_easy_perform directly) so the daemon can run it without letting a
+ * stalled server hold up the other accounts.
+ */
+CURLcode net_perform(CURL *);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "net.h"
 #include "smtp.h"
 #include "xmalloc.h"
 
@@ -185,7 +186,7 @@ smtp_send(const struct conf_smtp *s, const char *mail_from,
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)(s->timeout_seconds ?
 	    s->timeout_seconds : 120));
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	rc = curl_easy_perform(c);
+	rc = net_perform(c);
 	res = smtp_classify(c, rc, &replies, nrcpts, cause);
 	curl_easy_cleanup(c);
 out:

@@ -144,7 +144,7 @@ pop3_perform(struct pop3_session *s, const char *what, int num, size_t cap,
 	curl_easy_setopt(s->curl, CURLOPT_NOBODY, what != NULL &&
 	    strcmp(what, "DELE") == 0 ? 1L : 0L);
 	s->errbuf[0] = '\0';
-	rc = curl_easy_perform(s->curl);
+	rc = net_perform(s->curl);
 	free(url);
 	if (rc != CURLE_OK) {
 		*cause = xasprintf("%s: %s: %s", s->base,
