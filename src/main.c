@@ -1,3 +1,9 @@
+/*
+ * facteur COMMAND [ARGS]: dispatch to the commands (cmd-*.c). Help and
+ * version are answered here, before any library is initialised: `facteur
+ * --help`, `facteur help COMMAND` and `facteur COMMAND --help` (or -h
+ * anywhere before a "--") print to stdout and exit 0.
+ */
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,95 +12,136 @@
 #include <curl/curl.h>
 #include <gmime/gmime.h>
 #include <jansson.h>
-#include <libxml/xmlversion.h>
-#include <openssl/opensslv.h>
+#include <libxml/parser.h>
+#include <openssl/crypto.h>
 #include <pcre2.h>
 #include <sqlite3.h>
 #include <yaml.h>
 
 #include "commands.h"
+#include "help.h"
 #include "log.h"
 #include "msg.h"
 
 static const struct command {
 	const char	*name;
 	int		(*fn)(int, char **);
-	const char	*usage;
 } commands[] = {
-	{ "run", cmd_run, "run [-c CONFIG] [--once] [--log text|json] [--syslog] [-v]" },
-	{ "check", cmd_check, "check [-c CONFIG] [-r RULES]..." },
-	{ "test", cmd_test, "test -r RULES [--json] [--expect EXPECT.yaml] MSG..." },
-	{ "parse", cmd_parse, "parse [--json] MSG..." },
-	{ "deliver", cmd_deliver, "deliver [-c CONFIG] -a ACCOUNT < MESSAGE" },
-	{ "state", cmd_state, "state [-c CONFIG] [list|pending|failed|show ID|retry ID|forget ID] [--json]" },
+	{ "run", cmd_run },
+	{ "check", cmd_check },
+	{ "test", cmd_test },
+	{ "parse", cmd_parse },
+	{ "deliver", cmd_deliver },
+	{ "state", cmd_state },
 };
 
-static void	usage(FILE *);
-static void	version(void);
+static const struct command *find_command(const char *);
+static int	 wants_help(int, char **);
+static int	 help(int, char **);
+static void	 version(void);
 
-static void
-usage(FILE *f)
+static const struct command *
+find_command(const char *name)
 {
 	size_t	 i;
 
-	fputs("usage: facteur COMMAND [ARGS]\n\ncommands:\n", f);
 	for (i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		fprintf(f, "  facteur %s\n", commands[i].usage);
-	fputs("\n  facteur --version\n  facteur --help\n", f);
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
 }
 
+/* -h or --help among a command's arguments, before a "--". */
+static int
+wants_help(int argc, char **argv)
+{
+	int	 i;
+
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* facteur help [COMMAND], facteur --help, facteur -h */
+static int
+help(int argc, char **argv)
+{
+	if (argc < 3) {
+		help_overview(stdout);
+		return EXIT_OK;
+	}
+	if (argc > 3 || help_command(stdout, argv[2]) != 0) {
+		fprintf(stderr, "facteur: unknown command '%s'\n", argv[2]);
+		help_overview(stderr);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/* The versions of the libraries in use at run time. */
 static void
 version(void)
 {
-	int	 ymaj, ymin, ypat;
+	const curl_version_info_data	*cv;
+	char				 pcre2[64];
+	long				 xv;
 
-	yaml_get_version(&ymaj, &ymin, &ypat);
+	cv = curl_version_info(CURLVERSION_NOW);
+	if (pcre2_config(PCRE2_CONFIG_VERSION, pcre2) < 0)
+		strcpy(pcre2, "?");
+	xv = strtol(xmlParserVersion, NULL, 10);
 	printf("facteur %s\n", FACTEUR_VERSION);
-	printf("  libcurl %s\n", curl_version_info(CURLVERSION_NOW)->version);
-	printf("  pcre2 %d.%d\n", PCRE2_MAJOR, PCRE2_MINOR);
-	printf("  libyaml %d.%d.%d\n", ymaj, ymin, ypat);
+	printf("  libcurl %s (%s)\n", cv->version,
+	    cv->ssl_version != NULL ? cv->ssl_version : "no TLS");
+	printf("  pcre2 %s\n", pcre2);
 	printf("  gmime %u.%u.%u\n", gmime_major_version,
 	    gmime_minor_version, gmime_micro_version);
-	printf("  libxml2 %s\n", LIBXML_DOTTED_VERSION);
-	printf("  jansson %s\n", JANSSON_VERSION);
+	printf("  libyaml %s\n", yaml_get_version_string());
 	printf("  sqlite %s\n", sqlite3_libversion());
-	printf("  %s\n", OPENSSL_VERSION_TEXT);
+	printf("  jansson %s\n", jansson_version_str());
+	printf("  openssl %s\n", OpenSSL_version(OPENSSL_VERSION));
+	printf("  libxml2 %ld.%ld.%ld\n", xv / 10000, xv / 100 % 100,
+	    xv % 100);
 }
 
 int
 main(int argc, char **argv)
 {
-	size_t	 i;
-	int	 rc;
+	const struct command	*c;
+	int			 rc;
 
 	setlocale(LC_CTYPE, "C.UTF-8");
 	if (argc < 2) {
-		usage(stderr);
+		help_overview(stderr);
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		usage(stdout);
-		return EXIT_OK;
-	}
+	    strcmp(argv[1], "help") == 0)
+		return help(argc, argv);
 	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
 		version();
 		return EXIT_OK;
 	}
-	for (i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		if (strcmp(argv[1], commands[i].name) != 0)
-			continue;
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			log_error("cannot initialise libcurl");
-			return EXIT_SOFTWARE;
-		}
-		msg_library_init();
-		rc = commands[i].fn(argc - 1, argv + 1);
-		msg_library_shutdown();
-		curl_global_cleanup();
-		return rc;
+	if ((c = find_command(argv[1])) == NULL) {
+		fprintf(stderr, "facteur: unknown command '%s'\n", argv[1]);
+		help_overview(stderr);
+		return EXIT_USAGE;
 	}
-	fprintf(stderr, "facteur: unknown command '%s'\n", argv[1]);
-	usage(stderr);
-	return EXIT_USAGE;
+	if (wants_help(argc, argv)) {
+		help_command(stdout, c->name);
+		return EXIT_OK;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("cannot initialise libcurl");
+		return EXIT_SOFTWARE;
+	}
+	msg_library_init();
+	rc = c->fn(argc - 1, argv + 1);
+	msg_library_shutdown();
+	curl_global_cleanup();
+	return rc;
 }
