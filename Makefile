@@ -95,8 +95,14 @@ lint:
 	cppcheck --quiet --enable=warning,performance,portability --std=c11 --error-exitcode=1 -Isrc src
 	clang-tidy --quiet $(SRCS) -- $(ALL_CFLAGS)
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: see install.sh for the list.
 install: facteur
-	sh tests/../install.sh "$(DESTDIR)" "$(PREFIX)"
+	sh install.sh "$(DESTDIR)" "$(PREFIX)"
+
+# The man pages must render without a warning.
+.PHONY: man
+man:
+	mandoc -T lint -W warning man/facteur.1 man/facteur.yaml.5
 
 clean:
 	rm -rf build facteur

@@ -16,7 +16,8 @@ libcurl4-openssl-dev libpcre2-dev libyaml-dev libssl-dev libsqlite3-dev
 libgmime-3.0-dev libxml2-dev libjansson-dev libcmocka-dev
 dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-submissiond
 exim4-daemon-light openssl curl sqlite3 python3 valgrind ca-certificates
-procps iproute2 passwd"
+procps iproute2 passwd
+mandoc man-db systemd"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: must run as root" >&2
