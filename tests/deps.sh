@@ -17,7 +17,7 @@ libgmime-3.0-dev libxml2-dev libjansson-dev libcmocka-dev
 dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-submissiond
 exim4-daemon-light openssl curl sqlite3 python3 valgrind ca-certificates
 procps iproute2 passwd
-mandoc man-db systemd"
+mandoc man-db systemd bsdextrautils"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "deps.sh: must run as root" >&2

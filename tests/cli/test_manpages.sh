@@ -113,4 +113,30 @@ for s in Patterns Captures Limits; do
 	check "facteur.yaml(5) has a $s subsection" \
 	    'grep -qx ".Ss $s" man/facteur.yaml.5'
 done
+# The rule examples of README.md and facteur.yaml(5) load: every YAML
+# block that holds a list of rules (expect files excepted).
+F=${FACTEUR:-./facteur}
+mandoc -T ascii man/facteur.yaml.5 | col -bx >"$tmp/5.txt"
+awk -v dir="$tmp" '
+/^```yaml$/ { on = 1; k++; f = dir "/readme-" k ".yaml"; next }
+/^```$/ { on = 0; next }
+on { print > f }' README.md
+# In the rendered page, a rule file example starts at a "rules:" line
+# and ends at the next unindented line.
+awk -v dir="$tmp" '
+/^ *rules:$/ { on = 1; k++; f = dir "/man-" k ".yaml"; ind = index($0, "r") - 1 }
+on && /^[^ ]/ { on = 0 }
+on { print substr($0, ind + 1) > f }' "$tmp/5.txt"
+nblocks=0
+for y in "$tmp"/readme-*.yaml "$tmp"/man-*.yaml; do
+	[ -f "$y" ] || continue
+	grep -q '^rules:$' "$y" || continue
+	grep -q '^messages:' "$y" && continue
+	nblocks=$((nblocks + 1))
+	"$F" check -r "$y" >"$tmp/out" 2>&1; rc=$?
+	check "rule example ${y##*/} loads" '[ $rc -eq 0 ]'
+	[ $rc -eq 0 ] || sed 's/^/# /' "$tmp/out" "$y"
+done
+check "rule examples found in README.md and facteur.yaml(5) ($nblocks)" \
+    '[ "$nblocks" -ge 6 ]'
 echo "1..$n"
