@@ -41,6 +41,7 @@ for f in rules/*.yaml rules/README.md; do
 done
 
 put 0644 config/facteur.yaml share/facteur/examples/facteur.yaml
+put 0644 examples/README.md share/facteur/examples/README.md
 for d in orders autoresponder sorting commands; do
 	find "examples/$d" -type f | sort | while read -r f; do
 		mode=0644

@@ -37,6 +37,7 @@ share/facteur/rules/ignore-automatic.yaml 644
 share/facteur/rules/spam.yaml 644
 share/facteur/rules/README.md 644
 share/facteur/examples/facteur.yaml 644
+share/facteur/examples/README.md 644
 share/facteur/examples/orders/rules.yaml 644
 share/facteur/examples/orders/expect.yaml 644
 share/facteur/examples/orders/bin/record-order 755
