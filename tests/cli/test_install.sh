@@ -65,6 +65,11 @@ done
 "$u/bin/facteur" check -r "$u/share/facteur/rules/ignore-automatic.yaml" \
     -r "$u/share/facteur/rules/spam.yaml" >/dev/null 2>&1; rc=$?
 check "installed shipped rules load" '[ $rc -eq 0 ]'
+# The example config reaches the installed rules and examples.
+"$u/bin/facteur" check -c "$u/share/facteur/examples/facteur.yaml" \
+    >"$tmp/chk" 2>&1; rc=$?
+check "installed example config passes facteur check" '[ $rc -eq 0 ]'
+[ $rc -eq 0 ] || sed 's/^/# /' "$tmp/chk"
 
 svc=$u/lib/systemd/system/facteur.service
 check "unit runs /usr/bin/facteur run -c /etc/facteur/facteur.yaml" \
