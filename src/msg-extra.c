@@ -66,7 +66,7 @@ msg_parts_free(struct msg_parts *p)
 		free(p->v[i].filename);
 		free(p->v[i].content_type);
 		if (p->v[i].bytes != NULL)
-			g_byte_array_unref(p->v[i].bytes);
+			g_byte_array_free(p->v[i].bytes, TRUE);
 	}
 	free(p->v);
 	if (p->gm != NULL)
@@ -151,8 +151,9 @@ part_decode(GMimeObject *obj)
 		g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, mem);
 	else
 		g_mime_object_write_content_to_stream(obj, NULL, mem);
+	/* The stream frees its array unless told it does not own it. */
 	out = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
-	g_byte_array_ref(out);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(mem), FALSE);
 	g_object_unref(mem);
 	return out;
 }
