@@ -238,8 +238,9 @@ extract_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 			res = ACTION_TEMP;
 			goto out;
 		}
-		log_info("%s: extracted %s (%s, %zu bytes)",
-		    ctx->account->name, written, type, len);
+		log_info("%s: %s: uid %u: extracted %s (%s, %zu bytes)",
+		    ctx->account->name, ctx->mailbox, (unsigned)ctx->uid,
+		    written, type, len);
 		free(written);
 		free(safe);
 	}

@@ -67,7 +67,7 @@ extern char **environ;
 
 struct run_io {
 	const char	*name;		/* argv[0], for the log */
-	const char	*account;
+	char		*where;	/* "account: mailbox: uid N", for the log */
 	const char	*in;		/* what goes to stdin, or NULL */
 	size_t		 in_len;
 	size_t		 in_off;
@@ -375,12 +375,12 @@ io_line(struct run_io *io)
 	if (io->truncated)
 		return;
 	if (io->logged + len > RUN_LOG_MAX) {
-		log_info("%s: run %s: ... (truncated)", io->account, io->name);
+		log_info("%s: run %s: ... (truncated)", io->where, io->name);
 		io->truncated = true;
 		return;
 	}
 	io->logged += len + 1;
-	log_info("%s: run %s: %s", io->account, io->name, io->line);
+	log_info("%s: run %s: %s", io->where, io->name, io->line);
 }
 
 static void
@@ -557,7 +557,8 @@ run_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 	memset(&io, 0, sizeof io);
 	memset(&c, 0, sizeof c);
 	io.name = argv[0];
-	io.account = ctx->account->name;
+	io.where = xasprintf("%s: %s: uid %u", ctx->account->name,
+	    ctx->mailbox != NULL ? ctx->mailbox : "", (unsigned)ctx->uid);
 	io.in_fd = io.out_fd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	env = run_env(ctx, fields);
@@ -583,14 +584,14 @@ run_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 	if (io.in_fd != -1)
 		fcntl(io.in_fd, F_SETFL, O_NONBLOCK);
 	fcntl(io.out_fd, F_SETFL, O_NONBLOCK);
-	log_debug("%s: run %s (%s)", ctx->account->name, argv[0], ctx->ident);
+	log_debug("%s: run %s (%s)", io.where, argv[0], ctx->ident);
 	run_loop(&io, &c, timeout);
 	io_close_in(&io);
 	if (io.out_fd != -1)
 		close(io.out_fd);
 	res = run_result(&c, &io, timeout, cause);
 	if (res == ACTION_OK)
-		log_info("%s: run %s: done", ctx->account->name, argv[0]);
+		log_info("%s: run %s: done", io.where, argv[0]);
 out:
 	if (inp[0] != -1)
 		close(inp[0]);
@@ -601,6 +602,7 @@ out:
 	if (outp[1] != -1)
 		close(outp[1]);
 	free(owned);
+	free(io.where);
 	free(dir);
 	strv_free(env);
 	strv_free(argv);

@@ -182,8 +182,9 @@ save_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 	}
 	name = save_name(ctx->ident);
 	if (save_present(dir, name)) {
-		log_info("%s: saved already in %s (%s)", ctx->account->name,
-		    dir, name);
+		log_info("%s: %s: uid %u: saved already in %s (%s)",
+		    ctx->account->name, ctx->mailbox, (unsigned)ctx->uid, dir,
+		    name);
 		res = ACTION_OK;
 		goto out;
 	}
@@ -205,7 +206,8 @@ save_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 		goto fail;
 	}
 	free(p);
-	log_info("%s: saved to %s", ctx->account->name, new);
+	log_info("%s: %s: uid %u: saved to %s", ctx->account->name,
+	    ctx->mailbox, (unsigned)ctx->uid, new);
 	res = ACTION_OK;
 	goto out;
 fail:

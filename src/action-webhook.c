@@ -197,8 +197,9 @@ webhook_post(struct action_ctx *ctx, const char *url, const char *body,
 		    ACTION_TEMP;
 	}
 	if (status >= 200 && status < 300) {
-		log_info("%s: webhook %s: %ld", ctx->account->name, url,
-		    status);
+		log_info("%s: %s: uid %u: webhook %s: %ld",
+		    ctx->account->name, ctx->mailbox, (unsigned)ctx->uid,
+		    url, status);
 		return ACTION_OK;
 	}
 	for (i = 0; i < reply.len; i++)
