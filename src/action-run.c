@@ -37,11 +37,13 @@
  * Every descriptor facteur opens is close-on-exec, and the child closes
  * everything above 2 before exec.
  */
+#include <sys/pidfd.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -61,6 +63,7 @@
 #define RUN_GRACE	2		/* seconds between SIGTERM and SIGKILL */
 #define RUN_LOG_MAX	(64 * 1024)	/* bytes of output logged */
 #define RUN_LINE_MAX	4096		/* a longer line is logged in pieces */
+#define RUN_DRAIN_READS	256		/* reads of 4 KiB after the exit */
 #define RUN_EX_TEMPFAIL	75
 
 extern char **environ;
@@ -83,6 +86,7 @@ struct run_io {
 struct run_child {
 	pid_t		 pid;
 	int		 status;
+	int		 pidfd;		/* -1: none (kernel before 5.3) */
 	bool		 exited;	/* reaped: status is valid */
 	bool		 timed_out;
 };
@@ -99,6 +103,7 @@ static int	 run_spawn(char **, char **, const char *, int, int, pid_t *,
 static void	 run_child(char **, char **, const char *, int, int, int)
 		    __attribute__((noreturn));
 static void	 run_loop(struct run_io *, struct run_child *, unsigned);
+static void	 run_drain(struct run_io *);
 static void	 run_kill(struct run_child *);
 static int	 run_reap(struct run_child *, bool);
 static void	 io_write(struct run_io *);
@@ -437,11 +442,17 @@ static void
 run_kill(struct run_child *c)
 {
 	siginfo_t	 si;
+	struct pollfd	 pfd;
 	int64_t		 end;
 
 	kill(-c->pid, SIGTERM);
+	if (c->pidfd != -1) {
+		pfd.fd = c->pidfd;
+		pfd.events = POLLIN;
+		poll(&pfd, 1, RUN_GRACE * 1000);
+	}
 	end = now_ms() + RUN_GRACE * 1000;
-	while (now_ms() < end) {
+	while (c->pidfd == -1 && now_ms() < end) {
 		memset(&si, 0, sizeof si);
 		if (waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG |
 		    WNOWAIT) == 0 && si.si_pid == c->pid)
@@ -452,31 +463,43 @@ run_kill(struct run_child *c)
 	run_reap(c, true);
 }
 
+/* After the exit: what is left in the pipe, bounded (a grandchild may
+ * still be writing). */
+static void
+run_drain(struct run_io *io)
+{
+	struct pollfd	 pfd;
+	int		 i;
+
+	for (i = 0; io->out_fd != -1 && i < RUN_DRAIN_READS; i++) {
+		pfd.fd = io->out_fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, 0) <= 0)
+			break;
+		io_read(io);
+	}
+	if (io->line_len > 0)
+		io_line(io);
+}
+
 /*
- * Feed stdin and read the output until the output ends and the child has
- * exited, or the timeout passes. A grandchild that keeps the output open
- * after the child exits is not waited for.
+ * Feed stdin and read the output until the child exits or the timeout
+ * passes. The exit wakes the poll through a pidfd; where there is none,
+ * it is noticed by polling in short slices. A grandchild that keeps the
+ * output open after the child exits is not waited for.
  */
 static void
 run_loop(struct run_io *io, struct run_child *c, unsigned timeout)
 {
-	struct pollfd	 pfd[2];
+	struct pollfd	 pfd[3];
 	int64_t		 deadline, left;
 	nfds_t		 n;
-	int		 wait_ms;
+	int		 wait_ms, i_out, i_in;
 
 	deadline = now_ms() + (int64_t)timeout * 1000;
 	for (;;) {
-		if (io->out_fd == -1 && io->in_fd == -1 && run_reap(c, false))
-			return;
-		if (c->exited && io->out_fd != -1) {
-			/* What the child wrote is in the pipe already. */
-			pfd[0].fd = io->out_fd;
-			pfd[0].events = POLLIN;
-			while (io->out_fd != -1 && poll(pfd, 1, 0) > 0)
-				io_read(io);
-			if (io->line_len > 0)
-				io_line(io);
+		if (run_reap(c, false)) {
+			run_drain(io);
 			return;
 		}
 		if ((left = deadline - now_ms()) <= 0) {
@@ -485,30 +508,32 @@ run_loop(struct run_io *io, struct run_child *c, unsigned timeout)
 			return;
 		}
 		n = 0;
+		i_out = i_in = -1;
 		if (io->out_fd != -1) {
+			i_out = (int)n;
 			pfd[n].fd = io->out_fd;
 			pfd[n++].events = POLLIN;
 		}
 		if (io->in_fd != -1) {
+			i_in = (int)n;
 			pfd[n].fd = io->in_fd;
 			pfd[n++].events = POLLOUT;
 		}
-		/* Short slices once the output is closed: only the exit is
-		 * awaited, and there is no SIGCHLD to wake us. */
-		wait_ms = io->out_fd == -1 ? 10 : 100;
-		if (wait_ms > left)
-			wait_ms = (int)left;
-		if (poll(pfd, n, wait_ms) <= 0)
-			run_reap(c, false);
-		else {
-			if (io->out_fd != -1 && pfd[0].revents != 0)
-				io_read(io);
-			if (io->in_fd != -1 && pfd[n - 1].fd == io->in_fd &&
-			    pfd[n - 1].revents != 0)
-				io_write(io);
+		if (c->pidfd != -1) {
+			pfd[n].fd = c->pidfd;
+			pfd[n++].events = POLLIN;
+			wait_ms = left > INT_MAX ? INT_MAX : (int)left;
+		} else {
+			wait_ms = io->out_fd == -1 ? 10 : 100;
+			if (wait_ms > left)
+				wait_ms = (int)left;
 		}
-		if (io->out_fd != -1 || io->in_fd != -1)
-			run_reap(c, false);
+		if (poll(pfd, n, wait_ms) <= 0)
+			continue;
+		if (i_out != -1 && pfd[i_out].revents != 0)
+			io_read(io);
+		if (i_in != -1 && pfd[i_in].revents != 0)
+			io_write(io);
 	}
 }
 
@@ -556,6 +581,7 @@ run_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 		timeout = 60;
 	memset(&io, 0, sizeof io);
 	memset(&c, 0, sizeof c);
+	c.pidfd = -1;
 	io.name = argv[0];
 	io.where = xasprintf("%s: %s: uid %u", ctx->account->name,
 	    ctx->mailbox != NULL ? ctx->mailbox : "", (unsigned)ctx->uid);
@@ -573,6 +599,7 @@ run_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 	}
 	if (run_spawn(argv, env, dir, inp[0], outp[1], &c.pid, cause) != 0)
 		goto out;
+	c.pidfd = pidfd_open(c.pid, 0);	/* close-on-exec */
 	close(inp[0]);
 	close(outp[1]);
 	inp[0] = outp[1] = -1;
@@ -602,6 +629,8 @@ out:
 	if (outp[1] != -1)
 		close(outp[1]);
 	free(owned);
+	if (c.pidfd != -1)
+		close(c.pidfd);
 	free(io.where);
 	free(dir);
 	strv_free(env);

@@ -16,6 +16,7 @@ import email
 import email.policy
 import json
 import os
+import signal
 import sqlite3
 import stat
 import sys
@@ -45,6 +46,11 @@ if rule == 'timeout':
     open(os.path.join(out, 'child.pid'), 'w').write(str(os.getpid()))
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     time.sleep(300)
+    sys.exit(0)
+if rule == 'daemon':
+    g = subprocess.Popen(['sleep', '300'])     # keeps stdout open
+    open(os.path.join(out, 'daemon.pid'), 'w').write(str(g.pid))
+    print('started', flush=True)
     sys.exit(0)
 if rule == 'tempfail':
     n = count()
@@ -103,6 +109,10 @@ RULES = r'''rules:
     if: {subject: '^\[timeout\]'}
     then:
       - run: {argv: [bin/probe.py], timeout: 1s, env: {PROBE_DIR: "%(probe)s"}}
+  - name: daemon
+    if: {subject: '^\[daemon\]'}
+    then:
+      - run: {argv: [bin/probe.py], timeout: 20s, env: {PROBE_DIR: "%(probe)s"}}
   - name: tempfail
     if: {subject: '^\[tempfail\]'}
     then:
@@ -309,6 +319,21 @@ accounts:
             h.facteur('run', '--once', '-c', cfg)
             t.eq(action_row(state, 'to-1@x')[0], DONE,
                  'the retry runs it again and it succeeds')
+
+        @t.test('a background grandchild holding the output is not awaited')
+        def _():
+            h.deliver('bot', simple('[daemon] x', 'dm-1@x'))
+            t0 = time.monotonic()
+            cp = h.facteur('run', '--once', '-c', cfg)
+            took = time.monotonic() - t0
+            pid = int(open(os.path.join(probe, 'daemon.pid')).read())
+            t.ok(not gone(pid), 'the grandchild still runs')
+            os.kill(pid, signal.SIGKILL)
+            t.ok(took < 10, 'facteur did not wait for it (20 s timeout)',
+                 '%.2f s' % took)
+            t.eq(action_row(state, 'dm-1@x')[0], DONE, 'journal: done')
+            t.ok('run ' + prog + ': started' in cp.stderr,
+                 'the output written before the exit is logged')
 
         @t.test('exit 75 is retried, exit 1 fails for good')
         def _():
