@@ -7,7 +7,8 @@
  * text a person reads, UTF-8) or "json" (the document of http-doc.h, as a
  * webhook gets it).
  *
- * Environment: facteur's own, plus the rule's env, plus these (which win
+ * Environment: facteur's own, less the variables the config reads
+ * passwords from ({env: NAME}), plus the rule's env, plus these (which win
  * over a rule's env of the same name, so a program can trust them):
  *
  *   FACTEUR_ACCOUNT     the account's name
@@ -95,6 +96,7 @@ static enum action_result run_exec(struct action_ctx *, json_t *, char **);
 static char	**run_argv(json_t *);
 static char	**run_env(struct action_ctx *, json_t *);
 static void	 env_set(char ***, size_t *, const char *, const char *);
+static bool	 env_secret(const struct conf *, const char *);
 static char	*run_dir(const struct conf *);
 static const char *run_stdin(struct action_ctx *, json_t *, size_t *,
 		    char **);
@@ -180,6 +182,24 @@ env_set(char ***env, size_t *n, const char *name, const char *value)
 	(*env)[*n] = NULL;
 }
 
+/* Does the config read a password from this NAME=VALUE's variable? */
+static bool
+env_secret(const struct conf *conf, const char *entry)
+{
+	const struct secret	*s;
+	size_t			 i, len = strcspn(entry, "=");
+
+	for (i = 0; i <= conf->naccounts; i++) {
+		s = i < conf->naccounts ? &conf->accounts[i].password :
+		    &conf->smtp.password;
+		if (s->kind == SECRET_ENV && s->value != NULL &&
+		    strlen(s->value) == len && strncmp(s->value, entry,
+		    len) == 0)
+			return true;
+	}
+	return false;
+}
+
 static char **
 run_env(struct action_ctx *ctx, json_t *fields)
 {
@@ -191,7 +211,8 @@ run_env(struct action_ctx *ctx, json_t *fields)
 
 	env = xcalloc(1, sizeof *env);
 	for (i = 0; environ[i] != NULL; i++) {
-		if ((p = strchr(environ[i], '=')) == NULL)
+		if ((p = strchr(environ[i], '=')) == NULL ||
+		    env_secret(ctx->conf, environ[i]))
 			continue;
 		env = xreallocarray(env, n + 2, sizeof *env);
 		env[n++] = xstrdup(environ[i]);

@@ -74,7 +74,8 @@ for fd in os.listdir('/proc/self/fd'):
         pass
 rec = {'argv': sys.argv, 'cwd': os.getcwd(),
        'env': {k: v for k, v in os.environ.items()
-               if k.startswith('FACTEUR_') or k in ('ORDER', 'GREETING')},
+               if k.startswith('FACTEUR_') or k in ('ORDER', 'GREETING',
+               'BOT_IMAP_PASSWORD', 'PROBE_INHERITED')},
        'stdin': base64.b64encode(sys.stdin.buffer.read()).decode(),
        'fds': fds}
 with open(os.path.join(out, rule + '.json'), 'w') as f:
@@ -226,11 +227,14 @@ accounts:
   - name: ops
     url: imap://127.0.0.1:%(imap)d/INBOX
     user: bot
-    password: secret
+    password: {env: BOT_IMAP_PASSWORD}
     ca_file: %(ca)s
     after: keep
     rules: [%(rules)s]
 ''' % dict(state=state, imap=h.ports['imap'], ca=h.ca_file, rules=rules))
+        # h.facteur() passes this process's environment on.
+        os.environ['BOT_IMAP_PASSWORD'] = 'secret'
+        os.environ['PROBE_INHERITED'] = 'yes'
         cp = h.facteur('check', '-c', cfg)
         t.eq(cp.returncode, 0, 'facteur check accepts the run rules')
         if cp.returncode != 0:
@@ -265,6 +269,10 @@ accounts:
                  'FACTEUR_ACTION_ID set')
             t.eq(e.get('ORDER'), HOSTILE, 'rule env with a capture')
             t.eq(e.get('GREETING'), 'hello Bob', 'rule env with a field')
+            t.eq(e.get('PROBE_INHERITED'), 'yes', 'facteur\'s environment '
+                 'is inherited')
+            t.ok('BOT_IMAP_PASSWORD' not in e, 'but not the variable the '
+                 'config reads the password from')
             t.eq(r['cwd'], fdir, 'works in the config file\'s directory')
             t.eq(r['stdin'], '', 'stdin: none reads nothing')
             extra = {fd: p for fd, p in r['fds'].items()
