@@ -56,6 +56,7 @@
 
 #include "action.h"
 #include "conf.h"
+#include "exec-dir.h"
 #include "http-doc.h"
 #include "log.h"
 #include "msg.h"
@@ -97,7 +98,6 @@ static char	**run_argv(json_t *);
 static char	**run_env(struct action_ctx *, json_t *);
 static void	 env_set(char ***, size_t *, const char *, const char *);
 static bool	 env_secret(const struct conf *, const char *);
-static char	*run_dir(const struct conf *);
 static const char *run_stdin(struct action_ctx *, json_t *, size_t *,
 		    char **);
 static int	 run_spawn(char **, char **, const char *, int, int, pid_t *,
@@ -243,19 +243,6 @@ run_env(struct action_ctx *ctx, json_t *fields)
 	env_set(&env, &n, "FACTEUR_RULE", name != NULL ? name : "");
 	env_set(&env, &n, "FACTEUR_ACTION_ID", ctx->ident);
 	return env;
-}
-
-/* The config file's directory. */
-static char *
-run_dir(const struct conf *conf)
-{
-	const char	*slash;
-
-	if (conf->path == NULL || (slash = strrchr(conf->path, '/')) == NULL)
-		return xstrdup(".");
-	if (slash == conf->path)
-		return xstrdup("/");
-	return xstrndup(conf->path, (size_t)(slash - conf->path));
 }
 
 /* The bytes for stdin, NULL for none; *owned is set when they are new. */
@@ -609,7 +596,7 @@ run_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 	io.in_fd = io.out_fd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	env = run_env(ctx, fields);
-	dir = run_dir(ctx->conf);
+	dir = exec_conf_dir(ctx->conf);
 	io.in = run_stdin(ctx, fields, &io.in_len, &owned);
 	if ((io.in != NULL ? pipe2(inp, O_CLOEXEC) :
 	    (inp[0] = open("/dev/null", O_RDONLY | O_CLOEXEC))) == -1 ||

@@ -9,7 +9,8 @@
  * can drop a delivery it already has; X-Facteur-Signature: sha256=HEX, the
  * HMAC-SHA256 of the body with the secret as key, when the rule names a
  * secret (read at each delivery with secret_get(): a rotated secret is
- * used at once; it never appears in a log or an error).
+ * used at once; it never appears in a log or an error; a relative
+ * {file: PATH} is taken from the config file's directory).
  *
  * Results: a 2xx status is success. 5xx, 408, 429, a timeout or a
  * connection that fails in any other way are retried (ACTION_TEMP);
@@ -34,6 +35,7 @@
 
 #include "action.h"
 #include "conf.h"
+#include "exec-dir.h"
 #include "http-doc.h"
 #include "log.h"
 #include "net.h"
@@ -49,7 +51,8 @@ struct reply_buf {
 
 static enum action_result webhook_exec(struct action_ctx *, json_t *,
 		    char **);
-static int	 webhook_secret(json_t *, char **, char **);
+static int	 webhook_secret(const struct conf *, json_t *, char **,
+		    char **);
 static char	*webhook_signature(const char *, const char *, size_t);
 static char	*webhook_delivery(const char *);
 static size_t	 reply_write(char *, size_t, size_t, void *);
@@ -73,12 +76,17 @@ hex(const unsigned char *p, size_t len, char *out)
 	out[2 * len] = '\0';
 }
 
-/* The secret's value from the plan's {env|file|command} spec. */
+/*
+ * The secret's value from the plan's {env|file|command} spec. A relative
+ * file is taken from the config file's directory.
+ */
 static int
-webhook_secret(json_t *spec, char **out, char **cause)
+webhook_secret(const struct conf *conf, json_t *spec, char **out,
+    char **cause)
 {
 	struct secret	 s;
 	json_t		*argv, *v;
+	char		*path = NULL;
 	size_t		 i;
 	int		 rc;
 
@@ -88,7 +96,9 @@ webhook_secret(json_t *spec, char **out, char **cause)
 		s.value = (char *)(uintptr_t)json_string_value(v);
 	} else if ((v = json_object_get(spec, "file")) != NULL) {
 		s.kind = SECRET_FILE;
-		s.value = (char *)(uintptr_t)json_string_value(v);
+		if (json_string_value(v) != NULL)
+			s.value = path = exec_conf_path(conf,
+			    json_string_value(v));
 	} else if (json_is_array(argv = json_object_get(spec, "command")) &&
 	    json_array_size(argv) > 0) {
 		s.kind = SECRET_COMMAND;
@@ -105,6 +115,7 @@ webhook_secret(json_t *spec, char **out, char **cause)
 	}
 	rc = secret_get(&s, out, cause);
 	free(s.argv);
+	free(path);
 	return rc;
 }
 
@@ -239,7 +250,7 @@ webhook_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 		body = doc;
 	}
 	if ((spec = json_object_get(fields, "secret")) != NULL &&
-	    webhook_secret(spec, &secret, &err) != 0) {
+	    webhook_secret(ctx->conf, spec, &secret, &err) != 0) {
 		*cause = xasprintf("webhook %s: secret: %s", url, err);
 		free(err);
 		free(doc);

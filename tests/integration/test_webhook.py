@@ -51,7 +51,7 @@ RULES = r'''rules:
   - name: tls
     if: {subject: '^\[tls\]'}
     then:
-      - webhook: {url: "%(tls)s/tls", secret: {file: %(secret_file)s}}
+      - webhook: {url: "%(tls)s/tls", secret: {file: hook.secret}}
 '''
 
 DOC = b'''From: Alice Martin <alice@example.test>
@@ -278,7 +278,8 @@ accounts:
             want = 'sha256=' + hmac.new(b'file-secret', r.body,
                                         hashlib.sha256).hexdigest()
             t.eq(r.headers['X-Facteur-Signature'], want,
-                 'signed with the secret from the file (newline dropped)')
+                 'signed with the secret from the file (relative to the '
+                 'config, newline dropped)')
             t.eq(action_row(state, 'tl-1@x')[0], DONE, 'done')
 
         @t.test('HTTPS: a CA facteur does not trust is refused, retried')

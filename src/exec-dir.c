@@ -1,0 +1,31 @@
+#include <string.h>
+#include <stdlib.h>
+
+#include "conf.h"
+#include "exec-dir.h"
+#include "xmalloc.h"
+
+char *
+exec_conf_dir(const struct conf *conf)
+{
+	const char	*slash;
+
+	if (conf->path == NULL || (slash = strrchr(conf->path, '/')) == NULL)
+		return xstrdup(".");
+	if (slash == conf->path)
+		return xstrdup("/");
+	return xstrndup(conf->path, (size_t)(slash - conf->path));
+}
+
+char *
+exec_conf_path(const struct conf *conf, const char *path)
+{
+	char	*dir, *out;
+
+	if (path[0] == '/')
+		return xstrdup(path);
+	dir = exec_conf_dir(conf);
+	out = xasprintf("%s/%s", dir, path);
+	free(dir);
+	return out;
+}
