@@ -104,6 +104,8 @@ static int	 run_spawn(char **, char **, const char *, int, int, pid_t *,
 		    char **);
 static void	 run_child(char **, char **, const char *, int, int, int)
 		    __attribute__((noreturn));
+static enum action_result run_start(struct run_io *, struct run_child *,
+		    char **, char **, const char *, char **);
 static void	 run_loop(struct run_io *, struct run_child *, unsigned);
 static void	 run_drain(struct run_io *);
 static void	 run_kill(struct run_child *);
@@ -569,14 +571,58 @@ run_result(const struct run_child *c, const struct run_io *io,
 	return ACTION_PERM;
 }
 
+/*
+ * Pipes, the child, our ends non-blocking in io. ACTION_OK, or
+ * ACTION_TEMP (no descriptors) / ACTION_PERM (it cannot start) with
+ * *cause.
+ */
+static enum action_result
+run_start(struct run_io *io, struct run_child *c, char **argv, char **env,
+    const char *dir, char **cause)
+{
+	enum action_result	 res = ACTION_TEMP;
+	int			 in[2] = { -1, -1 }, out[2] = { -1, -1 };
+
+	if ((io->in != NULL ? pipe2(in, O_CLOEXEC) :
+	    (in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC))) == -1 ||
+	    pipe2(out, O_CLOEXEC) != 0) {
+		*cause = xasprintf("run %s: %s", argv[0], strerror(errno));
+		goto fail;
+	}
+	if (run_spawn(argv, env, dir, in[0], out[1], &c->pid, cause) != 0) {
+		res = ACTION_PERM;
+		goto fail;
+	}
+	c->pidfd = pidfd_open(c->pid, 0);	/* close-on-exec */
+	close(in[0]);
+	close(out[1]);
+	io->in_fd = in[1];
+	io->out_fd = out[0];
+	if (io->in_fd != -1 && io->in_len == 0)
+		io_close_in(io);
+	if (io->in_fd != -1)
+		fcntl(io->in_fd, F_SETFL, O_NONBLOCK);
+	fcntl(io->out_fd, F_SETFL, O_NONBLOCK);
+	return ACTION_OK;
+fail:
+	if (in[0] != -1)
+		close(in[0]);
+	if (in[1] != -1)
+		close(in[1]);
+	if (out[0] != -1)
+		close(out[0]);
+	if (out[1] != -1)
+		close(out[1]);
+	return res;
+}
+
 static enum action_result
 run_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 {
 	struct run_io		 io;
 	struct run_child	 c;
-	enum action_result	 res = ACTION_PERM;
-	char			**argv, **env = NULL, *dir = NULL, *owned = NULL;
-	int			 inp[2] = { -1, -1 }, outp[2] = { -1, -1 };
+	enum action_result	 res;
+	char			**argv, **env, *dir, *owned = NULL;
 	unsigned		 timeout;
 
 	if ((argv = run_argv(fields)) == NULL) {
@@ -589,56 +635,27 @@ run_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 		timeout = 60;
 	memset(&io, 0, sizeof io);
 	memset(&c, 0, sizeof c);
-	c.pidfd = -1;
+	c.pidfd = io.in_fd = io.out_fd = -1;
 	io.name = argv[0];
 	io.where = xasprintf("%s: %s: uid %u", ctx->account->name,
 	    ctx->mailbox != NULL ? ctx->mailbox : "", (unsigned)ctx->uid);
-	io.in_fd = io.out_fd = -1;
 	signal(SIGPIPE, SIG_IGN);
 	env = run_env(ctx, fields);
 	dir = exec_conf_dir(ctx->conf);
 	io.in = run_stdin(ctx, fields, &io.in_len, &owned);
-	if ((io.in != NULL ? pipe2(inp, O_CLOEXEC) :
-	    (inp[0] = open("/dev/null", O_RDONLY | O_CLOEXEC))) == -1 ||
-	    pipe2(outp, O_CLOEXEC) != 0) {
-		*cause = xasprintf("run %s: %s", argv[0], strerror(errno));
-		res = ACTION_TEMP;
-		goto out;
-	}
-	if (run_spawn(argv, env, dir, inp[0], outp[1], &c.pid, cause) != 0)
-		goto out;
-	c.pidfd = pidfd_open(c.pid, 0);	/* close-on-exec */
-	close(inp[0]);
-	close(outp[1]);
-	inp[0] = outp[1] = -1;
-	io.in_fd = inp[1];
-	io.out_fd = outp[0];
-	inp[1] = outp[0] = -1;
-	if (io.in_fd != -1 && io.in_len == 0)
+	if ((res = run_start(&io, &c, argv, env, dir, cause)) == ACTION_OK) {
+		log_debug("%s: run %s (%s)", io.where, argv[0], ctx->ident);
+		run_loop(&io, &c, timeout);
 		io_close_in(&io);
-	if (io.in_fd != -1)
-		fcntl(io.in_fd, F_SETFL, O_NONBLOCK);
-	fcntl(io.out_fd, F_SETFL, O_NONBLOCK);
-	log_debug("%s: run %s (%s)", io.where, argv[0], ctx->ident);
-	run_loop(&io, &c, timeout);
-	io_close_in(&io);
-	if (io.out_fd != -1)
-		close(io.out_fd);
-	res = run_result(&c, &io, timeout, cause);
-	if (res == ACTION_OK)
-		log_info("%s: run %s: done", io.where, argv[0]);
-out:
-	if (inp[0] != -1)
-		close(inp[0]);
-	if (inp[1] != -1)
-		close(inp[1]);
-	if (outp[0] != -1)
-		close(outp[0]);
-	if (outp[1] != -1)
-		close(outp[1]);
+		if (io.out_fd != -1)
+			close(io.out_fd);
+		if (c.pidfd != -1)
+			close(c.pidfd);
+		res = run_result(&c, &io, timeout, cause);
+		if (res == ACTION_OK)
+			log_info("%s: run %s: done", io.where, argv[0]);
+	}
 	free(owned);
-	if (c.pidfd != -1)
-		close(c.pidfd);
 	free(io.where);
 	free(dir);
 	strv_free(env);

@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import re
+import socket
 import sqlite3
 import sys
 import time
@@ -48,6 +49,10 @@ RULES = r'''rules:
     if: {subject: '^\[slow\]'}
     then:
       - webhook: {url: "%(plain)s/slow", timeout: 1s}
+  - name: refused
+    if: {subject: '^\[refused\]'}
+    then:
+      - webhook: {url: "http://127.0.0.1:%(closed)d/nobody"}
   - name: tls
     if: {subject: '^\[tls\]'}
     then:
@@ -112,6 +117,15 @@ def retry_now(state, msgid):
         db.close()
 
 
+def closed_port():
+    """A loopback port nothing listens on (bound, then closed)."""
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 PENDING, DONE, FAILED = 0, 1, 2
 
 
@@ -129,7 +143,7 @@ def main():
         rules = os.path.join(fdir, 'rules.yaml')
         with open(rules, 'w') as f:
             f.write(RULES % dict(plain=sink.url(''), tls=tls.url(''),
-                                 secret_file=secret_file))
+                                 closed=closed_port()))
         cfg = h.write_config('''state: %(state)s
 accounts:
   - name: billing
@@ -268,6 +282,15 @@ accounts:
             t.ok('timed out' in (err or '').lower() or 'timeout' in
                  (err or '').lower(), 'the error says timeout', err)
             sink.delay = 0.0
+
+        @t.test('a refused connection is retried later')
+        def _():
+            h.facteur('deliver', '-c', cfg, '-a', 'local',
+                      input=simple('[refused] x', 'rf-1@x'), env=env)
+            st, attempts, err = action_row(state, 'rf-1@x')
+            t.eq((st, attempts), (PENDING, 1), 'pending after one attempt')
+            t.ok('connect' in (err or '').lower(), 'the error says the '
+                 'connection failed', err)
 
         @t.test('HTTPS: the harness CA (the account\'s ca_file) trusted')
         def _():
