@@ -1,4 +1,7 @@
-/* File names for extracted attachments: hostile names stay inside the dir. */
+/*
+ * extract's helpers: file names for attachments (hostile names stay inside
+ * the directory) and the attachment bytes found behind msg_attachments().
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +12,8 @@
 #include <cmocka.h>
 
 #include "exec-name.h"
+#include "msg.h"
+#include "msg-extra.h"
 
 static void
 check(const char *in, const char *type, const char *want)
@@ -125,6 +130,95 @@ test_variants(void **st)
 	free(s);
 }
 
+/*
+ * Same name, type and size twice; an inline image in the related part of
+ * an alternative (listed because the text/plain beside it is empty).
+ */
+static const char MIXED[] =
+    "From: a@example.test\r\n"
+    "Subject: parts\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=M\r\n"
+    "\r\n"
+    "--M\r\n"
+    "Content-Type: multipart/alternative; boundary=A\r\n"
+    "\r\n"
+    "--A\r\n"
+    "Content-Type: text/plain\r\n"
+    "\r\n"
+    "\r\n"
+    "--A\r\n"
+    "Content-Type: multipart/related; boundary=R\r\n"
+    "\r\n"
+    "--R\r\n"
+    "Content-Type: text/html\r\n"
+    "\r\n"
+    "<p>html</p>\r\n"
+    "--R\r\n"
+    "Content-Type: image/png\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "iVBORw==\r\n"
+    "--R--\r\n"
+    "--A--\r\n"
+    "--M\r\n"
+    "Content-Type: application/octet-stream; name=\"d.bin\"\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "AAEC\r\n"
+    "--M\r\n"
+    "Content-Type: application/octet-stream; name=\"d.bin\"\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "\r\n"
+    "AwQF\r\n"
+    "--M\r\n"
+    "Content-Type: text/plain; name=\"q.txt\"\r\n"
+    "Content-Disposition: attachment\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n"
+    "caf=C3=A9=\r\n"
+    "\r\n"
+    "--M--\r\n";
+
+static void
+test_parts_bytes(void **st)
+{
+	const struct msg_attachment	*a;
+	struct msg_parts		*p;
+	struct msg			*m;
+	const char			*data;
+	size_t				 n, len;
+
+	(void)st;
+	m = msg_new(MIXED, sizeof MIXED - 1, NULL);
+	n = msg_attachments(m, &a);
+	assert_int_equal(n, 4);
+	p = msg_parts_new(m);
+	data = msg_parts_take(p, a[0].filename, a[0].content_type, a[0].size,
+	    &len);
+	assert_non_null(data);
+	assert_string_equal(a[0].content_type, "image/png");
+	assert_int_equal(len, 4);
+	assert_memory_equal(data, "\x89PNG", 4);
+	/* Two parts alike but for their bytes: taken in order. */
+	data = msg_parts_take(p, "d.bin", "application/octet-stream", 3, &len);
+	assert_non_null(data);
+	assert_memory_equal(data, "\x00\x01\x02", 3);
+	data = msg_parts_take(p, "d.bin", "application/octet-stream", 3, &len);
+	assert_non_null(data);
+	assert_memory_equal(data, "\x03\x04\x05", 3);
+	assert_null(msg_parts_take(p, "d.bin", "application/octet-stream", 3,
+	    &len));
+	data = msg_parts_take(p, "q.txt", "text/plain", 5, &len);
+	assert_non_null(data);
+	assert_int_equal(len, 5);
+	assert_memory_equal(data, "caf\xc3\xa9", 5);
+	/* A wrong size finds nothing. */
+	assert_null(msg_parts_take(p, "q.txt", "text/plain", 6, &len));
+	msg_parts_free(p);
+	msg_free(m);
+}
+
 int
 main(void)
 {
@@ -136,7 +230,12 @@ main(void)
 		cmocka_unit_test(test_missing_names),
 		cmocka_unit_test(test_long_names),
 		cmocka_unit_test(test_variants),
+		cmocka_unit_test(test_parts_bytes),
 	};
+	int	 rc;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	msg_library_init();
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	msg_library_shutdown();
+	return rc;
 }
