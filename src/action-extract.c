@@ -4,9 +4,10 @@
  *
  * Names come from the message and are hostile: exec_safe_name() keeps them
  * inside the directory. A file never replaces another: each attachment is
- * written to a temporary name in the directory, synced, then hard-linked
- * to its name, or name-1.ext, name-2.ext ... (link() fails rather than
- * replace), and the temporary name removed. Files are 0600.
+ * written to a temporary name in the directory, synced, then given its
+ * name, or name-1.ext, name-2.ext ..., by exec_place(), which fails rather
+ * than replace a file (the O_EXCL of a rename), and the temporary name
+ * removed. Files are 0600.
  *
  * Retries: a name already holding exactly the same bytes counts as this
  * attachment written before, so a retry after a crash (or the same file
@@ -27,6 +28,7 @@
 
 #include "action.h"
 #include "conf.h"
+#include "exec-dir.h"
 #include "exec-name.h"
 #include "log.h"
 #include "msg.h"
@@ -170,7 +172,7 @@ extract_one(struct action_ctx *ctx, const char *dir, size_t idx,
 		free(path);
 		path = xasprintf("%s/%s", dir, v);
 		free(v);
-		if (link(tmp, path) == 0 || (errno == EEXIST &&
+		if (exec_place(tmp, path) == 0 || (errno == EEXIST &&
 		    same_file(path, data, len))) {
 			rc = 0;
 			break;

@@ -1,7 +1,7 @@
 /*
  * save: deliver the raw message into a Maildir, as an MDA does: written to
- * tmp/ and synced, then linked into new/ (which refuses to replace a file),
- * tmp/ cleaned, new/ synced. tmp, new and cur are made if missing.
+ * tmp/ and synced, then linked into new/ (exec_place(): never replacing a
+ * file), tmp/ cleaned, new/ synced. tmp, new and cur are made if missing.
  *
  * The file name is "facteur-HASH.HOST", HASH a digest of the action's
  * journal identity: unique per message and action, and the same on a
@@ -25,6 +25,7 @@
 
 #include "action.h"
 #include "conf.h"
+#include "exec-dir.h"
 #include "log.h"
 #include "msg.h"
 #include "xmalloc.h"
@@ -193,12 +194,13 @@ save_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 	data = msg_raw(ctx->msg, &len);
 	if (write_file(tmp, data, len, &err) != 0)
 		goto fail;
-	if (link(tmp, new) != 0 && errno != EEXIST) {
-		err = xasprintf("%s: %s", new, strerror(errno));
+	if (exec_place(tmp, new) != 0) {
+		if (errno != EEXIST)
+			err = xasprintf("%s: %s", new, strerror(errno));
 		unlink(tmp);
-		goto fail;
+		if (err != NULL)
+			goto fail;
 	}
-	unlink(tmp);
 	p = xasprintf("%s/new", dir);
 	if (sync_dir(p) != 0) {
 		err = xasprintf("%s: %s", p, strerror(errno));

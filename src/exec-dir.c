@@ -1,5 +1,9 @@
-#include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "exec-dir.h"
@@ -28,4 +32,17 @@ exec_conf_path(const struct conf *conf, const char *path)
 	out = xasprintf("%s/%s", dir, path);
 	free(dir);
 	return out;
+}
+
+int
+exec_place(const char *tmp, const char *path)
+{
+	if (link(tmp, path) == 0) {
+		unlink(tmp);
+		return 0;
+	}
+	if (errno != EPERM && errno != ENOTSUP && errno != EOPNOTSUPP &&
+	    errno != EMLINK)
+		return -1;
+	return renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
 }

@@ -12,4 +12,11 @@ char	*exec_conf_dir(const struct conf *);
 /* path itself when absolute, else joined to the config's directory. */
 char	*exec_conf_path(const struct conf *, const char *path);
 
+/*
+ * Give the written file at tmp the name path, never replacing a file there
+ * (errno EEXIST then, tmp kept). A hard link, or where the file system has
+ * none, a rename that refuses to replace. 0 with tmp gone, or -1.
+ */
+int	 exec_place(const char *tmp, const char *path);
+
 #endif
