@@ -1,0 +1,48 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "exec-dir.h"
+#include "xmalloc.h"
+
+char *
+exec_conf_dir(const struct conf *conf)
+{
+	const char	*slash;
+
+	if (conf->path == NULL || (slash = strrchr(conf->path, '/')) == NULL)
+		return xstrdup(".");
+	if (slash == conf->path)
+		return xstrdup("/");
+	return xstrndup(conf->path, (size_t)(slash - conf->path));
+}
+
+char *
+exec_conf_path(const struct conf *conf, const char *path)
+{
+	char	*dir, *out;
+
+	if (path[0] == '/')
+		return xstrdup(path);
+	dir = exec_conf_dir(conf);
+	out = xasprintf("%s/%s", dir, path);
+	free(dir);
+	return out;
+}
+
+int
+exec_place(const char *tmp, const char *path)
+{
+	if (link(tmp, path) == 0) {
+		unlink(tmp);
+		return 0;
+	}
+	if (errno != EPERM && errno != ENOTSUP && errno != EOPNOTSUPP &&
+	    errno != EMLINK)
+		return -1;
+	return renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+}
