@@ -16,12 +16,22 @@ struct smtp_upload {
 	size_t		 left;
 };
 
+/*
+ * What the server said. Per-recipient replies reach us only through the
+ * debug callback, which sees each command sent and each reply line: the
+ * reply that follows "RCPT TO:<x>" is x's.
+ */
 struct smtp_replies {
-	struct buf	 text;		/* every server reply line */
+	struct buf	 text;		/* every server reply line (capped) */
+	char		 rcpt[256];	/* RCPT awaiting its reply, or "" */
+	struct buf	 refused;	/* "addr (reply), ..." */
+	size_t		 nrefused;
+	bool		 refused_temp;	/* a refusal was 4xx */
 };
 
 static size_t	smtp_read_cb(char *, size_t, size_t, void *);
-static size_t	smtp_header_cb(char *, size_t, size_t, void *);
+static int	smtp_debug_cb(CURL *, curl_infotype, char *, size_t, void *);
+static void	smtp_reply_line(struct smtp_replies *, const char *, size_t);
 static void	smtp_setup_auth(CURL *, const struct conf_smtp *,
 		    const char *);
 static enum smtp_result smtp_classify(CURL *, CURLcode, struct smtp_replies *,
@@ -63,17 +73,53 @@ smtp_read_cb(char *buf, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* libcurl reports per-recipient replies only here. */
-static size_t
-smtp_header_cb(char *p, size_t size, size_t nmemb, void *arg)
+/* A reply line; a final one ("250 ", not "250-") answers the command. */
+static void
+smtp_reply_line(struct smtp_replies *r, const char *p, size_t n)
 {
-	struct smtp_replies	*r = arg;
-	size_t			 n = size * nmemb;
-
+	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+		n--;
 	if (r->text.len < 4096) {
 		buf_add(&r->text, p, n > 512 ? 512 : n);
+		buf_add(&r->text, "\n", 1);
 	}
-	return n;
+	if (r->rcpt[0] == '\0' || (n > 3 && p[3] == '-'))
+		return;
+	if (n >= 3 && (p[0] == '4' || p[0] == '5')) {
+		if (r->nrefused++ > 0)
+			buf_addstr(&r->refused, ", ");
+		buf_printf(&r->refused, "%s (%.*s)", r->rcpt,
+		    (int)(n > 200 ? 200 : n), p);
+		if (p[0] == '4')
+			r->refused_temp = true;
+	}
+	r->rcpt[0] = '\0';
+}
+
+static int
+smtp_debug_cb(CURL *c, curl_infotype type, char *p, size_t n, void *arg)
+{
+	struct smtp_replies	*r = arg;
+	const char		*lt, *gt, *end;
+
+	(void)c;
+	if (type == CURLINFO_HEADER_OUT && n > 9 &&
+	    strncasecmp(p, "RCPT TO:<", 9) == 0) {
+		lt = p + 8;
+		if ((gt = memchr(lt, '>', n - 8)) != NULL)
+			snprintf(r->rcpt, sizeof r->rcpt, "%.*s",
+			    (int)(gt - lt - 1), lt + 1);
+	} else if (type == CURLINFO_HEADER_IN) {
+		/* Normally one line per call; split in case of more. */
+		while (n > 0) {
+			end = memchr(p, '\n', n);
+			end = end != NULL ? end + 1 : p + n;
+			smtp_reply_line(r, p, (size_t)(end - p));
+			n -= (size_t)(end - p);
+			p += end - p;
+		}
+	}
+	return 0;
 }
 
 static void
@@ -113,9 +159,18 @@ smtp_classify(CURL *c, CURLcode rc, struct smtp_replies *r, size_t nrcpts,
 
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	smtp_last_reply(&r->text, last, sizeof last);
-	if (rc == CURLE_OK)
+	if (rc == CURLE_OK && r->nrefused == 0)
 		return SMTP_OK;
-	(void)nrcpts;
+	if (rc == CURLE_OK || (r->nrefused > 0 && r->nrefused < nrcpts)) {
+		*cause = xasprintf("smtp: sent, but %zu of %zu recipients "
+		    "refused: %s", r->nrefused, nrcpts, r->refused.data);
+		return SMTP_PARTIAL;
+	}
+	if (r->nrefused == nrcpts) {
+		*cause = xasprintf("smtp: every recipient refused: %s",
+		    r->refused.data);
+		return r->refused_temp ? SMTP_TEMP : SMTP_PERM;
+	}
 	*cause = xasprintf("smtp: %s%s%s", curl_easy_strerror(rc),
 	    *last != '\0' ? ": " : "", last);
 	if (rc == CURLE_LOGIN_DENIED || rc == CURLE_USE_SSL_FAILED)
@@ -139,7 +194,9 @@ smtp_send(const struct conf_smtp *s, const char *mail_from,
 	CURLcode		 rc;
 	size_t			 i;
 
+	memset(&replies, 0, sizeof replies);
 	buf_init(&replies.text, 8192);
+	buf_init(&replies.refused, 8192);
 	if (nrcpts == 0) {
 		*cause = xstrdup("smtp: no recipient");
 		return SMTP_PERM;
@@ -180,8 +237,9 @@ smtp_send(const struct conf_smtp *s, const char *mail_from,
 	curl_easy_setopt(c, CURLOPT_READFUNCTION, smtp_read_cb);
 	curl_easy_setopt(c, CURLOPT_READDATA, &up);
 	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, smtp_header_cb);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &replies);
+	curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, smtp_debug_cb);
+	curl_easy_setopt(c, CURLOPT_DEBUGDATA, &replies);
+	curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)(s->timeout_seconds ?
 	    s->timeout_seconds : 120));
@@ -197,5 +255,6 @@ out:
 	free(from);
 	curl_slist_free_all(list);
 	buf_free(&replies.text);
+	buf_free(&replies.refused);
 	return res;
 }
