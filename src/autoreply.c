@@ -2,9 +2,9 @@
  * The refusals, in the order they are tried: no envelope sender; anything
  * msg_is_auto() calls automatic (Auto-Submitted other than "no", a null or
  * MAILER-DAEMON/LISTSERV/majordomo sender, Precedence bulk/list/junk,
- * X-Auto-Response-Suppress All/OOF, X-Autoreply, delivery reports); any
- * List-* header; an owner-* or *-request sender; mail from one of the
- * account's own addresses; and, when the account lists its addresses, mail
+ * X-Auto-Response-Suppress All/OOF, X-Autoreply, delivery reports) and
+ * Precedence: auto_reply; any List-* header; an owner-* or *-request
+ * sender; mail from one of the account's own addresses; and, when the account lists its addresses, mail
  * that names none of them in To, Cc, Bcc or Resent-To/Cc/Bcc (a Bcc copy
  * or a list copy; Delivered-To is not counted: it is the envelope).
  */
@@ -99,6 +99,10 @@ autoreply_refusal(struct msg *m, const struct conf_account *a)
 		return xstrdup("no Return-Path (envelope sender unknown)");
 	if (msg_is_auto(m, &why))
 		return xasprintf("automatic message: %s", why);
+	/* Not in RFC 3834, but autoresponders mark themselves so. */
+	if ((why = msg_header(m, "Precedence", 0)) != NULL &&
+	    strcasestr(why, "auto_reply") != NULL)
+		return xasprintf("automatic message: Precedence: %.100s", why);
 	if (msg_is_list(m)) {
 		why = msg_list_id(m);
 		return why != NULL ? xasprintf("mailing-list message "
