@@ -161,7 +161,7 @@ smtp_classify(CURL *c, CURLcode rc, struct smtp_replies *r, size_t nrcpts,
 	smtp_last_reply(&r->text, last, sizeof last);
 	if (rc == CURLE_OK && r->nrefused == 0)
 		return SMTP_OK;
-	if (rc == CURLE_OK || (r->nrefused > 0 && r->nrefused < nrcpts)) {
+	if (rc == CURLE_OK) {
 		*cause = xasprintf("smtp: sent, but %zu of %zu recipients "
 		    "refused: %s", r->nrefused, nrcpts, r->refused.data);
 		return SMTP_PARTIAL;
@@ -171,8 +171,10 @@ smtp_classify(CURL *c, CURLcode rc, struct smtp_replies *r, size_t nrcpts,
 		    r->refused.data);
 		return r->refused_temp ? SMTP_TEMP : SMTP_PERM;
 	}
-	*cause = xasprintf("smtp: %s%s%s", curl_easy_strerror(rc),
-	    *last != '\0' ? ": " : "", last);
+	/* Not sent at all; name the refused recipients too, if any. */
+	*cause = xasprintf("smtp: %s%s%s%s%s", curl_easy_strerror(rc),
+	    *last != '\0' ? ": " : "", last, r->nrefused > 0 ?
+	    "; refused: " : "", r->nrefused > 0 ? r->refused.data : "");
 	if (rc == CURLE_LOGIN_DENIED || rc == CURLE_USE_SSL_FAILED)
 		return SMTP_TEMP;	/* the config, not the message */
 	if (code >= 500 && code < 600)

@@ -9,6 +9,7 @@ import email.policy
 import os
 import re
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Harness, Tap  # noqa: E402
@@ -21,6 +22,14 @@ RULES = r'''rules:
           body: |
             I am away until Monday. Je réponds lundi.
           every: 7d
+'''
+
+SHORT_RULES = r'''rules:
+  - name: short
+    then:
+      - autoreply:
+          body: "Back soon."
+          every: 2s
 '''
 
 LIMIT_RULES = r'''rules:
@@ -253,6 +262,29 @@ def main():
         cp = h.facteur('run', '--once', '-c', cfg)
         t.eq(cp.returncode, 0, 'a second run exits 0')
         t.eq(submitted(h), 2, 'a second run sends nothing more')
+
+        # every: a new period, a new answer.
+        cfg = config(h, 'short', SHORT_RULES, mailbox='Every')
+        h.deliver('bot', ordinary('bob@example.test', 'e1', 'e1@example.test'),
+                  mailbox='Every')
+        h.deliver('bot', ordinary('bob@example.test', 'e2', 'e2@example.test'),
+                  mailbox='Every')
+        cp = h.facteur('run', '--once', '-c', cfg)
+        t.eq(len(re.findall(r'autoreply sent to bob', cp.stderr)), 1,
+             'every: 2s: one answer for two messages at once')
+        answered = time.time()
+        # The period is the feature under test: wait it out (and the
+        # second the sent table's timestamps are rounded to).
+        time.sleep(max(0.0, answered + 3.1 - time.time()))
+        h.deliver('bot', ordinary('bob@example.test', 'e3', 'e3@example.test'),
+                  mailbox='Every')
+        cp = h.facteur('run', '--once', '-c', cfg)
+        t.eq(len(re.findall(r'autoreply sent to bob', cp.stderr)), 1,
+             'every: 2s: answered again once the period is over')
+        h.wait_for_messages('bob', 3)
+        t.eq(sorted(parse(r)['In-Reply-To'] for _, _, r in h.fetch_all('bob')),
+             ['<b1@example.test>', '<e1@example.test>', '<e3@example.test>'],
+             'bob holds answers to b1, e1 and e3, not e2')
 
         # limits: replies_per_sender drops, sends_per_hour postpones.
         cfg = config(h, 'limits', LIMIT_RULES, mailbox='Limits',

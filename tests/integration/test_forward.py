@@ -36,6 +36,11 @@ RULES = r'''rules:
     then:
       - forward: {to: [nosuch@example.test, alice@example.test]}
     stop: true
+  - name: nobody
+    if: {subject: '^nobody'}
+    then:
+      - forward: {to: [nosuch@example.test, ghost@elsewhere.test]}
+    stop: true
   - name: tell-bob
     if: {subject: '^Order (?<order>[0-9]+)'}
     then:
@@ -135,6 +140,7 @@ def main():
         h.deliver('bot', original('redirect test', 'f3@example.test'))
         h.deliver('bot', original('Order 4711', 'f4@example.test'))
         h.deliver('bot', original('partial test', 'f5@example.test'))
+        h.deliver('bot', original('nobody test', 'f6@example.test'))
         bot = {str(parse(raw)['Subject']): raw
                for _, _, raw in h.fetch_all('bot')}
 
@@ -256,7 +262,7 @@ def main():
         got = by_subject(alice, 'Fwd: partial test')
         t.eq(len(got), 1, 'alice got the forward although nosuch@ was '
              'refused')
-        line = re.search(r'forward failed: (.*)', cp.stderr)
+        line = re.search(r'forward failed: (smtp: sent, but.*)', cp.stderr)
         t.ok(line is not None and 'nosuch@example.test (550' in
              line.group(1) and '1 of 2 recipients refused' in line.group(1),
              'the refused recipient is named with its reply',
@@ -265,9 +271,22 @@ def main():
              line.group(1), 'the accepted recipient is not reported '
              'refused')
 
+        # every recipient refused: permanent, each one named
+        line = re.search(r'forward failed: (smtp: every recipient.*)',
+                         cp.stderr)
+        t.ok(line is not None and
+             'nosuch@example.test (550' in line.group(1) and
+             'ghost@elsewhere.test (550' in line.group(1),
+             'with every recipient refused, each is named with its 550',
+             line.group(0) if line else cp.stderr[-1500:])
+        t.eq(len(re.findall(r'id=facteur\.', h.log('smtp'))), 5,
+             'Exim took five messages from facteur (none for "nobody")')
+
         cp = h.facteur('run', '--once', '-c', cfg)
         t.eq(cp.returncode, 0, 'second run exits 0')
         t.eq(h.count('alice'), 4, 'a second run forwards nothing again')
+        t.ok('nobody' not in cp.stderr and 'forward' not in cp.stderr,
+             'the permanent failure is not retried', cp.stderr[-1000:])
     t.done()
 
 
