@@ -92,6 +92,10 @@ autoreply_compose(struct action_ctx *ctx, json_t *fields, const char *name,
 		subject = s = xasprintf("Auto: %s", msg_subject(ctx->msg));
 	m = compose_message(name, addr, &to, 1, subject, id, "auto-replied");
 	compose_threading(m, ctx->msg);
+	/* Exchange ignores Auto-Submitted; this keeps its out-of-office
+	 * from answering the answer. */
+	g_mime_object_set_header(GMIME_OBJECT(m), "X-Auto-Response-Suppress",
+	    "All", NULL);
 	if ((body = json_string_value(json_object_get(fields, "body"))) ==
 	    NULL)
 		body = "";

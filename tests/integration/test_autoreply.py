@@ -224,6 +224,8 @@ def main():
              'From is smtp.from')
         t.eq(m['Auto-Submitted'], 'auto-replied', 'Auto-Submitted: '
              'auto-replied')
+        t.eq(m['X-Auto-Response-Suppress'], 'All',
+             'X-Auto-Response-Suppress: All (no Exchange OOF back)')
         t.eq(m['In-Reply-To'], '<a1@example.test>',
              'In-Reply-To is the original Message-ID')
         t.eq(m['References'], '<a0@example.test> <a1@example.test>',

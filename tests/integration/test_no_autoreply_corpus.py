@@ -19,6 +19,7 @@ import email.policy
 import os
 import re
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Harness, Tap  # noqa: E402
@@ -166,7 +167,10 @@ def check_refused(t, h, name, items, what):
             for i, (_, raw) in enumerate(items)]
     h.deliver_many('bot', raws, mailbox=name)
     before = h.count('alice')
+    t0 = time.monotonic()
     cp = h.facteur('run', '--once', '-c', config(h, name, name))
+    t.diag('%s: %d messages refused in %.2f s (one run --once)'
+           % (what, len(items), time.monotonic() - t0))
     t.eq(cp.returncode, 0, '%s: run exits 0' % what)
     t.eq(attempts(cp.stderr), 0, '%s: no auto-reply attempted for %d '
          'messages' % (what, len(items)))
@@ -224,8 +228,12 @@ def main():
         raws = [with_return_path(raw, b'bob+%d@example.test' % i)
                 for i, (_, raw) in enumerate(ordinary)]
         h.deliver_many('bot', raws, mailbox='Control')
+        t0 = time.monotonic()
         cp = h.facteur('run', '--once', '-c',
                        config(h, 'control', 'Control'))
+        t.diag('control: %d messages answered in %.2f s (one run --once, '
+               'one SMTP session each)' % (len(ordinary),
+                                           time.monotonic() - t0))
         t.eq(cp.returncode, 0, 'control: run exits 0')
         sent = len(re.findall(r'autoreply sent to', cp.stderr))
         t.eq(sent, len(ordinary), 'control: each of %d ordinary messages '
