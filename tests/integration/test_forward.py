@@ -8,7 +8,9 @@ import email
 import email.policy
 import os
 import re
+import socket
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Harness, Tap  # noqa: E402
@@ -95,6 +97,45 @@ accounts:
     rules: [%(rules)s]
 ''' % dict(tmp=h.tmp, smtps=h.ports['smtps'], imaps=h.ports['imaps'],
            ca=h.ca_file, rules=path))
+
+
+class NoTlsServer:
+    """A scripted SMTP server that offers AUTH but no STARTTLS: a real
+    server configured so is what this checks against, and Exim here
+    always offers STARTTLS. Records every command it gets."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(5)
+        self.port = self.sock.getsockname()[1]
+        self.commands = []
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                f = conn.makefile('rb')
+                conn.sendall(b'220 fake ESMTP\r\n')
+                for line in f:
+                    cmd = line.decode('latin-1').rstrip('\r\n')
+                    self.commands.append(cmd)
+                    verb = cmd.split(' ')[0].upper()
+                    if verb in ('EHLO', 'HELO'):
+                        conn.sendall(b'250-fake\r\n250 AUTH PLAIN\r\n')
+                    elif verb == 'QUIT':
+                        conn.sendall(b'221 bye\r\n')
+                        break
+                    else:
+                        conn.sendall(b'502 not here\r\n')
+
+    def close(self):
+        self.sock.close()
 
 
 def parse(raw):
@@ -281,6 +322,31 @@ def main():
              line.group(0) if line else cp.stderr[-1500:])
         t.eq(len(re.findall(r'id=facteur\.', h.log('smtp'))), 5,
              'Exim took five messages from facteur (none for "nobody")')
+
+        # TLS is required: a server without STARTTLS gets no password
+        # and no mail, and the send waits for a retry.
+        fake = NoTlsServer()
+        try:
+            text = open(cfg).read().replace(
+                'smtps://127.0.0.1:%d' % h.ports['smtps'],
+                'smtp://127.0.0.1:%d' % fake.port).replace(
+                'url: imaps://127.0.0.1:%d/INBOX' % h.ports['imaps'],
+                'url: imaps://127.0.0.1:%d/NoTLS' % h.ports['imaps']).replace(
+                'state.db', 'notls.db')
+            notls = h.write_config(text, 'notls.yaml')
+            h.deliver('bot', original('Order 99', 'f7@example.test'),
+                      mailbox='NoTLS')
+            cp2 = h.facteur('run', '--once', '-c', notls)
+        finally:
+            fake.close()
+        verbs = [c.split(' ')[0].upper() for c in fake.commands]
+        t.ok('EHLO' in verbs, 'facteur reached the server without STARTTLS',
+             repr(fake.commands))
+        t.ok(not {'AUTH', 'MAIL', 'RCPT', 'DATA'} & set(verbs),
+             'no AUTH, MAIL, RCPT or DATA without TLS', repr(fake.commands))
+        t.ok(re.search(r'notify will retry: smtp: .*SSL', cp2.stderr),
+             'the notification waits for a retry, the cause says TLS',
+             cp2.stderr[-1500:])
 
         cp = h.facteur('run', '--once', '-c', cfg)
         t.eq(cp.returncode, 0, 'second run exits 0')
