@@ -40,8 +40,8 @@ void	compose_rcpts_free(char **);
 GMimeMessage *compose_message(const char *from_name, const char *from_addr,
 	    const char *const *to, size_t nto, const char *subject,
 	    const char *message_id, const char *auto_submitted);
-/* In-Reply-To and References answering m. */
-void	compose_threading(GMimeMessage *, struct msg *m);
+/* In-Reply-To and References answering orig. */
+void	compose_threading(GMimeMessage *, struct msg *orig);
 /* A text/plain UTF-8 part, 7-bit transfer encoded. Caller unrefs. */
 GMimeObject *compose_text_part(const char *text);
 /* The whole message with CRLF line ends (allocated, caller frees). */
