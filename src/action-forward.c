@@ -179,7 +179,7 @@ forward_redirect(struct action_ctx *ctx, const struct forward *f,
 	struct buf	 b;
 	const char	*raw, *p, *end, *nl;
 	char		*s;
-	size_t		 rawlen, i;
+	size_t		 rawlen, i, n, col;
 	bool		 in_header = true, skip = false;
 
 	raw = msg_raw(ctx->msg, &rawlen);
@@ -190,8 +190,19 @@ forward_redirect(struct action_ctx *ctx, const struct forward *f,
 	buf_printf(&b, "Resent-From: %s\r\nResent-To: ", s);
 	g_free(s);
 	g_object_unref(ia);
-	for (i = 0; i < f->nrcpts; i++)
-		buf_printf(&b, "%s%s", i > 0 ? ", " : "", f->rcpts[i]);
+	/* Folded before 78 columns: any number of targets stays legal. */
+	for (i = 0, col = 11; i < f->nrcpts; i++) {
+		n = strlen(f->rcpts[i]);
+		if (i > 0 && col + n + 2 > 78) {
+			buf_addstr(&b, ",\r\n ");
+			col = 1;
+		} else if (i > 0) {
+			buf_addstr(&b, ", ");
+			col += 2;
+		}
+		buf_addstr(&b, f->rcpts[i]);
+		col += n;
+	}
 	now = g_date_time_new_now_local();
 	s = g_mime_utils_header_format_date(now);
 	g_date_time_unref(now);

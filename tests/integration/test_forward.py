@@ -38,6 +38,15 @@ RULES = r'''rules:
     then:
       - forward: {to: [nosuch@example.test, alice@example.test]}
     stop: true
+  - name: many
+    if: {subject: '^many'}
+    then:
+      - forward:
+          to: [carol+first@example.test, carol+second@example.test,
+               carol+third@example.test, carol+fourth@example.test,
+               carol+fifth@example.test]
+          as: redirect
+    stop: true
   - name: nobody
     if: {subject: '^nobody'}
     then:
@@ -182,6 +191,8 @@ def main():
         h.deliver('bot', original('Order 4711', 'f4@example.test'))
         h.deliver('bot', original('partial test', 'f5@example.test'))
         h.deliver('bot', original('nobody test', 'f6@example.test'))
+        h.deliver('bot', original('many test', 'f8@example.test'))
+        h.add_user('carol')
         bot = {str(parse(raw)['Subject']): raw
                for _, _, raw in h.fetch_all('bot')}
 
@@ -285,6 +296,20 @@ def main():
             t.eq(len(m.get_all('Return-Path')), 1,
                  '%s: one Return-Path, the new one' % who)
 
+        # a long Resent-To is folded
+        h.wait_for_messages('carol', 1)
+        raw = h.fetch_all('carol')[0][2]
+        head = raw.partition(b'\r\n\r\n')[0]
+        field = re.search(rb'^Resent-To:.*?(?=\r\n\S)', head,
+                          re.M | re.S).group(0)
+        t.ok(b'\r\n ' in field and
+             all(len(ln) <= 78 for ln in field.split(b'\r\n')),
+             'a long Resent-To is folded under 78 columns', field)
+        t.eq(re.sub(r'\s+', ' ', str(parse(raw)['Resent-To'])),
+             'carol+first@example.test, carol+second@example.test, '
+             'carol+third@example.test, carol+fourth@example.test, '
+             'carol+fifth@example.test', 'and lists all five targets')
+
         # notify
         got = by_subject(bob, 'New order 4711')
         t.eq(len(got), 1, 'the notification reached bob')
@@ -320,8 +345,8 @@ def main():
              'ghost@elsewhere.test (550' in line.group(1),
              'with every recipient refused, each is named with its 550',
              line.group(0) if line else cp.stderr[-1500:])
-        t.eq(len(re.findall(r'id=facteur\.', h.log('smtp'))), 5,
-             'Exim took five messages from facteur (none for "nobody")')
+        t.eq(len(re.findall(r'id=facteur\.', h.log('smtp'))), 6,
+             'Exim took six messages from facteur (none for "nobody")')
 
         # TLS is required: a server without STARTTLS gets no password
         # and no mail, and the send waits for a retry.
