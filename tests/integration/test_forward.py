@@ -373,6 +373,27 @@ def main():
              'the notification waits for a retry, the cause says TLS',
              cp2.stderr[-1500:])
 
+        # tls: none is the one way to send in clear (no AUTH then).
+        text = open(cfg).read().replace(
+            'smtps://127.0.0.1:%d' % h.ports['smtps'],
+            'smtp://127.0.0.1:%d\n  tls: none' % h.ports['smtp']).replace(
+            '  user: bot\n  password: secret\n  from:', '  from:', 1).replace(
+            'url: imaps://127.0.0.1:%d/INBOX' % h.ports['imaps'],
+            'url: imaps://127.0.0.1:%d/Plain' % h.ports['imaps']).replace(
+            'state.db', 'plain.db')
+        plain = h.write_config(text, 'plain.yaml')
+        h.deliver('bot', original('Order 123', 'f9@example.test'),
+                  mailbox='Plain')
+        cp2 = h.facteur('run', '--once', '-c', plain)
+        t.eq(cp2.returncode, 0, 'tls: none: run exits 0')
+        h.wait_for_messages('bob', 3)
+        line = [ln for ln in h.log('smtp').splitlines()
+                if ' <= ' in ln and 'id=facteur.' in ln][-1:]
+        t.ok(line and ' X=' not in line[0] and ' A=' not in line[0],
+             'tls: none: sent in clear, without AUTH', line)
+        t.eq(len(by_subject(h.fetch_all('bob'), 'New order 123')), 1,
+             'tls: none: the notification arrived')
+
         cp = h.facteur('run', '--once', '-c', cfg)
         t.eq(cp.returncode, 0, 'second run exits 0')
         t.eq(h.count('alice'), 4, 'a second run forwards nothing again')
