@@ -19,10 +19,11 @@ struct smtp_upload {
 /*
  * What the server said. Per-recipient replies reach us only through the
  * debug callback, which sees each command sent and each reply line: the
- * reply that follows "RCPT TO:<x>" is x's.
+ * reply that follows "RCPT TO:<x>" is x's. Of our commands only RCPT is
+ * looked at; the AUTH line (credentials) is never kept.
  */
 struct smtp_replies {
-	struct buf	 text;		/* every server reply line (capped) */
+	char		 last[512];	/* the last reply line */
 	char		 rcpt[256];	/* RCPT awaiting its reply, or "" */
 	struct buf	 refused;	/* "addr (reply), ..." */
 	size_t		 nrefused;
@@ -36,7 +37,6 @@ static void	smtp_setup_auth(CURL *, const struct conf_smtp *,
 		    const char *);
 static enum smtp_result smtp_classify(CURL *, CURLcode, struct smtp_replies *,
 		    size_t, char **);
-static void	smtp_last_reply(const struct buf *, char *, size_t);
 
 bool
 smtp_address_valid(const char *a, bool allow_empty)
@@ -79,10 +79,8 @@ smtp_reply_line(struct smtp_replies *r, const char *p, size_t n)
 {
 	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
 		n--;
-	if (r->text.len < 4096) {
-		buf_add(&r->text, p, n > 512 ? 512 : n);
-		buf_add(&r->text, "\n", 1);
-	}
+	snprintf(r->last, sizeof r->last, "%.*s", (int)(n > 400 ? 400 : n),
+	    p);
 	if (r->rcpt[0] == '\0' || (n > 3 && p[3] == '-'))
 		return;
 	if (n >= 3 && (p[0] == '4' || p[0] == '5')) {
@@ -136,29 +134,14 @@ smtp_setup_auth(CURL *c, const struct conf_smtp *s, const char *password)
 	free(opts);
 }
 
-/* The last reply line the server sent, for error messages. */
-static void
-smtp_last_reply(const struct buf *text, char *out, size_t size)
-{
-	const char	*p = text->data != NULL ? text->data : "";
-	const char	*end = p + strlen(p), *start;
-
-	while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
-		end--;
-	for (start = end; start > p && start[-1] != '\n'; start--)
-		;
-	snprintf(out, size, "%.*s", (int)(end - start), start);
-}
-
 static enum smtp_result
 smtp_classify(CURL *c, CURLcode rc, struct smtp_replies *r, size_t nrcpts,
     char **cause)
 {
-	long	 code = 0;
-	char	 last[512];
+	const char	*last = r->last;
+	long		 code = 0;
 
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	smtp_last_reply(&r->text, last, sizeof last);
 	if (rc == CURLE_OK && r->nrefused == 0)
 		return SMTP_OK;
 	if (rc == CURLE_OK) {
@@ -197,7 +180,6 @@ smtp_send(const struct conf_smtp *s, const char *mail_from,
 	size_t			 i;
 
 	memset(&replies, 0, sizeof replies);
-	buf_init(&replies.text, 8192);
 	buf_init(&replies.refused, 8192);
 	if (nrcpts == 0) {
 		*cause = xstrdup("smtp: no recipient");
@@ -256,7 +238,6 @@ out:
 	}
 	free(from);
 	curl_slist_free_all(list);
-	buf_free(&replies.text);
 	buf_free(&replies.refused);
 	return res;
 }
