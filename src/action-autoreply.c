@@ -35,7 +35,7 @@
 static enum action_result autoreply_exec(struct action_ctx *, json_t *,
 		    char **);
 static bool	 autoreply_refused(struct action_ctx *, json_t *,
-		     const char *, const char *);
+		     const char *, const char *, const char *);
 static char	*autoreply_compose(struct action_ctx *, json_t *, const char *,
 		     const char *, const char *, const char *, size_t *);
 
@@ -45,7 +45,7 @@ const struct action_ops action_autoreply_ops = { "autoreply",
 /* The message refusals, then the period: true (logged) when none goes. */
 static bool
 autoreply_refused(struct action_ctx *ctx, json_t *fields, const char *to,
-    const char *handle)
+    const char *name, const char *handle)
 {
 	json_int_t	 every;
 	char		*why, *key;
@@ -72,7 +72,7 @@ autoreply_refused(struct action_ctx *ctx, json_t *fields, const char *to,
 	if (n > 0)
 		log_info("%s: %s: uid %u: autoreply not sent: %s already "
 		    "answered (handle '%s') within %llds", ctx->account->name,
-		    ctx->mailbox, (unsigned)ctx->uid, key, handle + 11,
+		    ctx->mailbox, (unsigned)ctx->uid, key, name,
 		    (long long)every);
 	free(key);
 	return n > 0;
@@ -124,7 +124,7 @@ autoreply_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 	if ((h = json_string_value(json_object_get(fields, "handle"))) == NULL)
 		h = "autoreply";
 	handle = xasprintf("reply/auto/%s", h);
-	if (autoreply_refused(ctx, fields, to, handle))
+	if (autoreply_refused(ctx, fields, to, h, handle))
 		goto out;
 	if (compose_sender(ctx, &name, &addr, cause) != 0) {
 		res = ACTION_PERM;
