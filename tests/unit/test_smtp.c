@@ -1,7 +1,8 @@
 /*
  * What smtp_send() refuses before libcurl sees it: addresses that would
  * inject SMTP commands (Debian's libcurl 7.88.1 sends CR/LF as they are)
- * and an empty recipient list (libcurl would send HELP and report success).
+ * and an empty recipient list (libcurl would send HELP and report success);
+ * and how compose_rcpts() turns a plan's `to` into recipients for it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +13,9 @@
 
 #include <cmocka.h>
 
+#include "compose.h"
 #include "conf.h"
+#include "msg.h"
 #include "smtp.h"
 
 static void
@@ -68,13 +71,76 @@ test_send_refuses(void **st)
 	free(cause);
 }
 
+/* The recipients of a `to` field, or NULL and the cause. */
+static char **
+rcpts(const char *json, size_t *n, char **cause)
+{
+	json_t	*j = json_loads(json, JSON_DECODE_ANY, NULL);
+	char	**v = NULL;
+
+	assert_non_null(j);
+	*cause = NULL;
+	if (compose_rcpts(j, &v, n, cause) != 0)
+		v = NULL;
+	json_decref(j);
+	return v;
+}
+
+static void
+test_rcpts(void **st)
+{
+	char	**v, *cause;
+	size_t	 n;
+
+	(void)st;
+	v = rcpts("\"Alice <alice@example.test>\"", &n, &cause);
+	assert_non_null(v);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0], "alice@example.test");
+	assert_null(v[1]);
+	compose_rcpts_free(v);
+	v = rcpts("[\"a@example.test, B <b@example.test>\", \"c@example.test\"]",
+	    &n, &cause);
+	assert_non_null(v);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[1], "b@example.test");
+	assert_string_equal(v[2], "c@example.test");
+	compose_rcpts_free(v);
+
+	assert_null(rcpts("[]", &n, &cause));
+	assert_string_equal(cause, "no recipient");
+	free(cause);
+	assert_null(rcpts("null", &n, &cause));
+	assert_string_equal(cause, "no recipient");
+	free(cause);
+	assert_null(rcpts("\"not an address\"", &n, &cause));
+	assert_non_null(cause);
+	free(cause);
+	assert_null(rcpts("[\"a@example.test\", 7]", &n, &cause));
+	assert_string_equal(cause, "a recipient is not a string");
+	free(cause);
+	assert_null(rcpts("\"team: a@example.test, b@example.test;\"", &n,
+	    &cause));
+	assert_non_null(strstr(cause, "groups are not recipients"));
+	free(cause);
+	/* A control character in an address never reaches the server. */
+	assert_null(rcpts("\"<a\\u0001b@example.test>\"", &n, &cause));
+	assert_non_null(cause);
+	free(cause);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_address_valid),
 		cmocka_unit_test(test_send_refuses),
+		cmocka_unit_test(test_rcpts),
 	};
+	int	 rc;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	msg_library_init();
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	msg_library_shutdown();
+	return rc;
 }
