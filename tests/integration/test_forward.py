@@ -63,6 +63,18 @@ RULES = r'''rules:
 '''
 
 
+GREY_RULES = r'''rules:
+  - name: one-grey
+    if: {subject: '^one grey'}
+    then:
+      - notify: {to: [ok@example.test, grey1@example.test], body: "x"}
+  - name: all-grey
+    if: {subject: '^all grey'}
+    then:
+      - notify: {to: grey2@example.test, body: "y"}
+'''
+
+
 def original(subject, mid, body='Grüße aus Köln.\n', extra=()):
     lines = ['Return-Path: <carol@example.test>',
              'From: Carol Dürr <carol@example.test>',
@@ -108,10 +120,11 @@ accounts:
            ca=h.ca_file, rules=path))
 
 
-class NoTlsServer:
-    """A scripted SMTP server that offers AUTH but no STARTTLS: a real
-    server configured so is what this checks against, and Exim here
-    always offers STARTTLS. Records every command it gets."""
+class FakeSmtp:
+    """A scripted SMTP server without STARTTLS, for what the harness's
+    Exim will not do: offer AUTH with no TLS at all, and refuse one
+    recipient with a temporary 451 (greylisting). Records every command;
+    RCPT for an address containing "grey" gets 451, the rest 250."""
 
     def __init__(self):
         self.sock = socket.socket()
@@ -119,8 +132,31 @@ class NoTlsServer:
         self.sock.listen(5)
         self.port = self.sock.getsockname()[1]
         self.commands = []
+        self.messages = []
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
+
+    def reply(self, conn, f, cmd):
+        verb = cmd.split(' ')[0].upper()
+        if verb in ('EHLO', 'HELO'):
+            return b'250-fake\r\n250 AUTH PLAIN\r\n'
+        if verb == 'QUIT':
+            return b'221 bye\r\n'
+        if verb == 'MAIL':
+            return b'250 ok\r\n'
+        if verb == 'RCPT':
+            return (b'451 4.7.1 greylisted, try later\r\n' if 'grey' in cmd
+                    else b'250 ok\r\n')
+        if verb == 'DATA':
+            conn.sendall(b'354 go\r\n')
+            data = []
+            for line in f:
+                if line == b'.\r\n':
+                    break
+                data.append(line)
+            self.messages.append(b''.join(data))
+            return b'250 queued\r\n'
+        return b'502 not here\r\n'
 
     def serve(self):
         while True:
@@ -134,14 +170,9 @@ class NoTlsServer:
                 for line in f:
                     cmd = line.decode('latin-1').rstrip('\r\n')
                     self.commands.append(cmd)
-                    verb = cmd.split(' ')[0].upper()
-                    if verb in ('EHLO', 'HELO'):
-                        conn.sendall(b'250-fake\r\n250 AUTH PLAIN\r\n')
-                    elif verb == 'QUIT':
-                        conn.sendall(b'221 bye\r\n')
+                    conn.sendall(self.reply(conn, f, cmd))
+                    if cmd.upper() == 'QUIT':
                         break
-                    else:
-                        conn.sendall(b'502 not here\r\n')
 
     def close(self):
         self.sock.close()
@@ -350,7 +381,7 @@ def main():
 
         # TLS is required: a server without STARTTLS gets no password
         # and no mail, and the send waits for a retry.
-        fake = NoTlsServer()
+        fake = FakeSmtp()
         try:
             text = open(cfg).read().replace(
                 'smtps://127.0.0.1:%d' % h.ports['smtps'],
@@ -371,6 +402,43 @@ def main():
              'no AUTH, MAIL, RCPT or DATA without TLS', repr(fake.commands))
         t.ok(re.search(r'notify will retry: smtp: .*SSL', cp2.stderr),
              'the notification waits for a retry, the cause says TLS',
+             cp2.stderr[-1500:])
+
+        # A temporary refusal (451) of one recipient among two: the mail
+        # went to the other, so no retry (it would go twice); of the only
+        # recipient: retried later.
+        fake = FakeSmtp()
+        try:
+            grey = GREY_RULES.replace('PORT', str(fake.port))
+            gpath = os.path.join(h.tmp, 'facteur', 'grey.rules.yaml')
+            with open(gpath, 'w') as f:
+                f.write(grey)
+            text = open(cfg).read().replace(
+                'smtps://127.0.0.1:%d' % h.ports['smtps'],
+                'smtp://127.0.0.1:%d\n  tls: none' % fake.port).replace(
+                '  user: bot\n  password: secret\n  from:', '  from:', 1).replace(
+                'url: imaps://127.0.0.1:%d/INBOX' % h.ports['imaps'],
+                'url: imaps://127.0.0.1:%d/Grey' % h.ports['imaps']).replace(
+                'state.db', 'grey.db').replace(
+                os.path.join(h.tmp, 'facteur', 'rules.yaml'), gpath)
+            gcfg = h.write_config(text, 'grey.yaml')
+            h.deliver('bot', original('one grey', 'g1@example.test'),
+                      mailbox='Grey')
+            h.deliver('bot', original('all grey', 'g2@example.test'),
+                      mailbox='Grey')
+            cp2 = h.facteur('run', '--once', '-c', gcfg)
+        finally:
+            fake.close()
+        t.eq(len(fake.messages), 1, 'greylisting: one message was sent '
+             '(to the recipient that took it)')
+        line = re.search(r'notify failed: (.*)', cp2.stderr)
+        t.ok(line is not None and 'sent, but 1 of 2 recipients refused: '
+             'grey1@example.test (451 4.7.1 greylisted' in line.group(1),
+             'one of two greylisted: named, not retried',
+             line.group(0) if line else cp2.stderr[-1500:])
+        t.ok(re.search(r'notify will retry: smtp: every recipient refused: '
+                       r'grey2@example\.test \(451', cp2.stderr),
+             'the only recipient greylisted: retried later',
              cp2.stderr[-1500:])
 
         # tls: none is the one way to send in clear (no AUTH then).
