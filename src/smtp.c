@@ -16,17 +16,27 @@ struct smtp_upload {
 	size_t		 left;
 };
 
+/*
+ * What the server said. Per-recipient replies reach us only through the
+ * debug callback, which sees each command sent and each reply line: the
+ * reply that follows "RCPT TO:<x>" is x's. Of our commands only RCPT is
+ * looked at; the AUTH line (credentials) is never kept.
+ */
 struct smtp_replies {
-	struct buf	 text;		/* every server reply line */
+	char		 last[512];	/* the last reply line */
+	char		 rcpt[256];	/* RCPT awaiting its reply, or "" */
+	struct buf	 refused;	/* "addr (reply), ..." */
+	size_t		 nrefused;
+	bool		 refused_temp;	/* a refusal was 4xx */
 };
 
 static size_t	smtp_read_cb(char *, size_t, size_t, void *);
-static size_t	smtp_header_cb(char *, size_t, size_t, void *);
+static int	smtp_debug_cb(CURL *, curl_infotype, char *, size_t, void *);
+static void	smtp_reply_line(struct smtp_replies *, const char *, size_t);
 static void	smtp_setup_auth(CURL *, const struct conf_smtp *,
 		    const char *);
 static enum smtp_result smtp_classify(CURL *, CURLcode, struct smtp_replies *,
 		    size_t, char **);
-static void	smtp_last_reply(const struct buf *, char *, size_t);
 
 bool
 smtp_address_valid(const char *a, bool allow_empty)
@@ -63,17 +73,51 @@ smtp_read_cb(char *buf, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* libcurl reports per-recipient replies only here. */
-static size_t
-smtp_header_cb(char *p, size_t size, size_t nmemb, void *arg)
+/* A reply line; a final one ("250 ", not "250-") answers the command. */
+static void
+smtp_reply_line(struct smtp_replies *r, const char *p, size_t n)
+{
+	while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r'))
+		n--;
+	snprintf(r->last, sizeof r->last, "%.*s", (int)(n > 400 ? 400 : n),
+	    p);
+	if (r->rcpt[0] == '\0' || (n > 3 && p[3] == '-'))
+		return;
+	if (n >= 3 && (p[0] == '4' || p[0] == '5')) {
+		if (r->nrefused++ > 0)
+			buf_addstr(&r->refused, ", ");
+		buf_printf(&r->refused, "%s (%.*s)", r->rcpt,
+		    (int)(n > 200 ? 200 : n), p);
+		if (p[0] == '4')
+			r->refused_temp = true;
+	}
+	r->rcpt[0] = '\0';
+}
+
+static int
+smtp_debug_cb(CURL *c, curl_infotype type, char *p, size_t n, void *arg)
 {
 	struct smtp_replies	*r = arg;
-	size_t			 n = size * nmemb;
+	const char		*lt, *gt, *end;
 
-	if (r->text.len < 4096) {
-		buf_add(&r->text, p, n > 512 ? 512 : n);
+	(void)c;
+	if (type == CURLINFO_HEADER_OUT && n > 9 &&
+	    strncasecmp(p, "RCPT TO:<", 9) == 0) {
+		lt = p + 8;
+		if ((gt = memchr(lt, '>', n - 8)) != NULL)
+			snprintf(r->rcpt, sizeof r->rcpt, "%.*s",
+			    (int)(gt - lt - 1), lt + 1);
+	} else if (type == CURLINFO_HEADER_IN) {
+		/* Normally one line per call; split in case of more. */
+		while (n > 0) {
+			end = memchr(p, '\n', n);
+			end = end != NULL ? end + 1 : p + n;
+			smtp_reply_line(r, p, (size_t)(end - p));
+			n -= (size_t)(end - p);
+			p += end - p;
+		}
 	}
-	return n;
+	return 0;
 }
 
 static void
@@ -90,34 +134,30 @@ smtp_setup_auth(CURL *c, const struct conf_smtp *s, const char *password)
 	free(opts);
 }
 
-/* The last reply line the server sent, for error messages. */
-static void
-smtp_last_reply(const struct buf *text, char *out, size_t size)
-{
-	const char	*p = text->data != NULL ? text->data : "";
-	const char	*end = p + strlen(p), *start;
-
-	while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
-		end--;
-	for (start = end; start > p && start[-1] != '\n'; start--)
-		;
-	snprintf(out, size, "%.*s", (int)(end - start), start);
-}
-
 static enum smtp_result
 smtp_classify(CURL *c, CURLcode rc, struct smtp_replies *r, size_t nrcpts,
     char **cause)
 {
-	long	 code = 0;
-	char	 last[512];
+	const char	*last = r->last;
+	long		 code = 0;
 
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	smtp_last_reply(&r->text, last, sizeof last);
-	if (rc == CURLE_OK)
+	if (rc == CURLE_OK && r->nrefused == 0)
 		return SMTP_OK;
-	(void)nrcpts;
-	*cause = xasprintf("smtp: %s%s%s", curl_easy_strerror(rc),
-	    *last != '\0' ? ": " : "", last);
+	if (rc == CURLE_OK) {
+		*cause = xasprintf("smtp: sent, but %zu of %zu recipients "
+		    "refused: %s", r->nrefused, nrcpts, r->refused.data);
+		return SMTP_PARTIAL;
+	}
+	if (r->nrefused == nrcpts) {
+		*cause = xasprintf("smtp: every recipient refused: %s",
+		    r->refused.data);
+		return r->refused_temp ? SMTP_TEMP : SMTP_PERM;
+	}
+	/* Not sent at all; name the refused recipients too, if any. */
+	*cause = xasprintf("smtp: %s%s%s%s%s", curl_easy_strerror(rc),
+	    *last != '\0' ? ": " : "", last, r->nrefused > 0 ?
+	    "; refused: " : "", r->nrefused > 0 ? r->refused.data : "");
 	if (rc == CURLE_LOGIN_DENIED || rc == CURLE_USE_SSL_FAILED)
 		return SMTP_TEMP;	/* the config, not the message */
 	if (code >= 500 && code < 600)
@@ -139,7 +179,8 @@ smtp_send(const struct conf_smtp *s, const char *mail_from,
 	CURLcode		 rc;
 	size_t			 i;
 
-	buf_init(&replies.text, 8192);
+	memset(&replies, 0, sizeof replies);
+	buf_init(&replies.refused, 8192);
 	if (nrcpts == 0) {
 		*cause = xstrdup("smtp: no recipient");
 		return SMTP_PERM;
@@ -180,8 +221,9 @@ smtp_send(const struct conf_smtp *s, const char *mail_from,
 	curl_easy_setopt(c, CURLOPT_READFUNCTION, smtp_read_cb);
 	curl_easy_setopt(c, CURLOPT_READDATA, &up);
 	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, smtp_header_cb);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &replies);
+	curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, smtp_debug_cb);
+	curl_easy_setopt(c, CURLOPT_DEBUGDATA, &replies);
+	curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)(s->timeout_seconds ?
 	    s->timeout_seconds : 120));
@@ -196,6 +238,6 @@ out:
 	}
 	free(from);
 	curl_slist_free_all(list);
-	buf_free(&replies.text);
+	buf_free(&replies.refused);
 	return res;
 }

@@ -16,7 +16,8 @@ struct conf_smtp;
 enum smtp_result {
 	SMTP_OK,
 	SMTP_TEMP,	/* 4xx, network, login: retry later */
-	SMTP_PERM	/* 5xx for the message or every recipient */
+	SMTP_PERM,	/* 5xx for the message or every recipient */
+	SMTP_PARTIAL	/* sent, but some recipients were refused */
 };
 
 /* An addr-spec we are willing to hand to libcurl ("" allowed for <>). */
@@ -24,7 +25,9 @@ bool	smtp_address_valid(const char *, bool allow_empty);
 
 /*
  * Send data (a whole message, CRLF line ends) from mail_from ("" for <>)
- * to the recipients. On anything but SMTP_OK *cause says what happened.
+ * to the recipients. On anything but SMTP_OK *cause says what happened;
+ * with SMTP_PARTIAL it names each refused recipient and its reply. One
+ * refused recipient never stops the others (CURLOPT_MAIL_RCPT_ALLLOWFAILS).
  */
 enum smtp_result smtp_send(const struct conf_smtp *, const char *mail_from,
 	    const char *const *rcpts, size_t nrcpts, const char *data,

@@ -531,3 +531,34 @@ state_sent_add(struct state *st, const char *account, const char *sender,
 	sqlite3_finalize(stmt);
 	return rc;
 }
+
+/*
+ * Sends since `since`, from one account (NULL: every account), to one
+ * correspondent (NULL: anyone), whose handle starts with prefix (NULL: any).
+ * The limits shared by every sending action count with it. -1 on error.
+ */
+int
+state_sent_count_prefix(struct state *st, const char *account,
+    const char *sender, const char *prefix, time_t since)
+{
+	sqlite3_stmt	*stmt;
+	char		*cause = NULL;
+	int		 n = -1;
+
+	if (state_prepare(st, "SELECT count(*) FROM sent WHERE (?1 IS NULL OR "
+	    "account = ?1) AND (?2 IS NULL OR sender = ?2) AND (?3 IS NULL OR "
+	    "substr(handle, 1, length(?3)) = ?3) AND at >= ?4", &stmt,
+	    &cause) != 0) {
+		log_error("%s", cause);
+		free(cause);
+		return -1;
+	}
+	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, sender, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, prefix, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)since);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		n = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return n;
+}

@@ -87,4 +87,9 @@ int	state_sent_count(struct state *, const char *account,
 int	state_sent_add(struct state *, const char *account,
 	    const char *sender, const char *handle, char **cause);
 
+/* Sends since `since` by account (NULL: all), to sender (NULL: anyone),
+ * with a handle starting with prefix (NULL: any); -1 on error. */
+int	state_sent_count_prefix(struct state *, const char *account,
+	    const char *sender, const char *prefix, time_t since);
+
 #endif
