@@ -12,6 +12,14 @@
  *             {"forgotten": N}
  *   accounts  each account's last successful pass: {"accounts": [...]}
  *
+ * retry needs the message itself again: the actions run when the source
+ * next hands it over. For IMAP the mailbox's saved UID is lowered so the
+ * next pass fetches it; POP3 and Maildir look at every message they hold;
+ * a `deliver` message is redone when the MTA delivers it again. A message
+ * no longer there (moved, deleted, expunged) is not fetched: its actions
+ * stay pending, listed by `facteur state pending`, until it is back or is
+ * forgotten.
+ *
  * The objects' members are those of state.h's reading functions. Nothing
  * here prints a secret: the plan's fields hold only secret specifications
  * ({env: VAR}, {file: PATH}), never their values.
