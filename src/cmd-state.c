@@ -8,6 +8,8 @@
  *   failed    actions failed for good, with their error: {"actions": [...]}
  *   show ID   one message: identity, plan, every action with its fields
  *   retry ID  failed and pending actions become due now: {"id", "retried"}
+ *   retry --all [--account NAME]: the same for every message with a failed
+ *             or pending action: {"messages", "retried"}
  *   forget    ID, or --account NAME [--mailbox M]; needs --yes:
  *             {"forgotten": N}
  *   accounts  each account's last successful pass: {"accounts": [...]}
@@ -49,6 +51,7 @@ struct state_cmd {
 	struct state_filter	 filter;
 	bool			 json;
 	bool			 yes;
+	bool			 all;
 	const char		*id;	/* the ID argument */
 };
 
@@ -81,6 +84,8 @@ state_usage(void)
 	fputs("usage: facteur state [-c CONFIG] [--json] list|pending|failed "
 	    "[--account NAME] [--mailbox M] [--limit N]\n"
 	    "       facteur state [-c CONFIG] [--json] show|retry ID\n"
+	    "       facteur state [-c CONFIG] [--json] retry --all "
+	    "[--account NAME]\n"
 	    "       facteur state [-c CONFIG] [--json] forget ID|--account NAME "
 	    "[--mailbox M] --yes\n"
 	    "       facteur state [-c CONFIG] [--json] accounts\n", stderr);
@@ -97,6 +102,7 @@ state_options(int argc, char **argv, struct state_cmd *c, const char **config,
 		{ "mailbox", required_argument, NULL, 'm' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "yes", no_argument, NULL, 'y' },
+		{ "all", no_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 }
 	};
 	char	*end;
@@ -112,6 +118,7 @@ state_options(int argc, char **argv, struct state_cmd *c, const char **config,
 		case 'a': c->filter.account = optarg; break;
 		case 'm': c->filter.mailbox = optarg; break;
 		case 'y': c->yes = true; break;
+		case 'A': c->all = true; break;
 		case 'n':
 			errno = 0;
 			n = strtol(optarg, &end, 10);
@@ -425,6 +432,54 @@ state_show(struct state_cmd *c)
 	return EXIT_OK;
 }
 
+/* Every message with a pending or failed action, retried. */
+static int
+state_retry_all(struct state_cmd *c)
+{
+	static const enum state_act_status which[] = { STATE_ACT_PENDING,
+	    STATE_ACT_FAILED };
+	json_t		*rows, *a, *o;
+	json_int_t	 last = 0;
+	size_t		 i, k;
+	int		 n, total = 0, msgs = 0;
+	char		*cause = NULL;
+
+	c->filter.limit = 0;
+	for (k = 0; k < 2; k++) {
+		if ((rows = state_list_actions(c->st, which[k], &c->filter,
+		    &cause)) == NULL)
+			goto fail;
+		json_array_foreach(rows, i, a) {
+			/* Rows come by message: one retry per message. */
+			if (json_integer_value(json_object_get(a, "id")) == last)
+				continue;
+			last = json_integer_value(json_object_get(a, "id"));
+			n = 0;
+			if (state_message_retry(c->st, (int64_t)last, &n,
+			    &cause) < 0) {
+				json_decref(rows);
+				goto fail;
+			}
+			msgs++;
+			total += n;
+		}
+		json_decref(rows);
+	}
+	if (c->json) {
+		o = json_pack("{s:i,s:i}", "messages", msgs, "retried", total);
+		state_print_json(o);
+		json_decref(o);
+	} else
+		printf("%d message%s, %d action%s due now\n", msgs,
+		    msgs == 1 ? "" : "s", total, total == 1 ? "" : "s");
+	return EXIT_OK;
+
+fail:
+	fprintf(stderr, "facteur: %s\n", cause);
+	free(cause);
+	return EXIT_IOERR;
+}
+
 static int
 state_retry(struct state_cmd *c)
 {
@@ -433,6 +488,8 @@ state_retry(struct state_cmd *c)
 	int	 rc, n = 0;
 	char	*cause = NULL;
 
+	if (c->all && c->id == NULL)
+		return state_retry_all(c);
 	if (state_parse_id(c->id, &id) != 0) {
 		state_usage();
 		return EXIT_USAGE;
@@ -573,7 +630,7 @@ cmd_state(int argc, char **argv)
 		if (strcmp(sub, subs[i]) == 0)
 			break;
 	if (subs[i] == NULL || (c.id != NULL && i < 3) || (c.id == NULL &&
-	    (i == 3 || i == 4))) {
+	    (i == 3 || (i == 4 && !c.all))) || (c.all && i != 4)) {
 		state_usage();
 		return EXIT_USAGE;
 	}
