@@ -200,6 +200,7 @@ def test_journal(t, h):
 def test_max_age(t, h):
     cfg = config(h, 'age', 'retry: {max_age: 1s}')
     msg = order('alice@example.test', 9)
+    before = h.count('alice')
     h.stop_smtp()
     try:
         cp = h.facteur('deliver', '-c', cfg, '-a', 'mta', input=msg)
@@ -219,6 +220,17 @@ def test_max_age(t, h):
          'the last error is kept, with why it is final', failed)
     t.eq(failed[0]['mailbox'] if failed else None, 'stdin',
          'deliver journals under stdin')
+    cp = state(h, cfg, '--json', 'retry', '--all')
+    t.eq(json.loads(cp.stdout or '{}'), {'messages': 1, 'retried': 1},
+         'retry --all: the failed message')
+    cp = h.facteur('deliver', '-c', cfg, '-a', 'mta', input=msg)
+    t.eq(cp.returncode, 0, 'the MTA delivers it again: done')
+    h.wait_for_messages('alice', before + 1)
+    t.eq(h.count('alice'), before + 1, 'one reply, after the retry')
+    t.eq(sj(h, cfg, 'failed')['actions'], [], 'nothing failed any more')
+    cp = state(h, cfg, 'retry', '--all')
+    t.eq(cp.stdout.strip(), '0 messages, 0 actions due now',
+         'retry --all with nothing to do')
 
 
 def test_exit_codes(t, h):
