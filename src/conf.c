@@ -92,8 +92,10 @@ static char	*default_state_path(void);
  *   limits     sends_per_hour, replies_per_sender
  *   retry      max_age: how long a temporary failure is retried, from its
  *              first attempt, before it is final (default 2d)
- *   liveness   warn_after: the daemon warns when an account has had no
- *              successful pass for this long (default 1h; 0 turns it off)
+ *   liveness   warn_after: `facteur run` warns when an account has had no
+ *              successful pass for this long (default 1h; 0 turns it off).
+ *              An account in IDLE passes at least every 4 minutes, a
+ *              polled one at its poll interval: keep warn_after above both.
  */
 static const char *const top_keys[] = { "state", "smtp", "accounts",
     "limits", "retry", "liveness", NULL };

@@ -363,7 +363,11 @@ runner_process(struct runner *r, struct conf_account *a, const char *mailbox,
 /*
  * Every account's last successful pass against liveness.warn_after: one
  * warning per account when it falls behind (the flag is kept in the journal
- * and cleared by the next success). Only the daemon warns (r->started).
+ * and cleared by the next success). Only `facteur run` warns (it sets
+ * r->started); deliver does not. Checked after every pass over any account
+ * and after every failed POP3 or Maildir pass; an IMAP account that cannot
+ * connect is seen when another account passes (watch.c calls nothing here
+ * on its failures).
  */
 static void
 runner_liveness(struct runner *r)

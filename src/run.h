@@ -37,8 +37,8 @@ struct runner {
 	bool			 gone;
 	unsigned		 processed;	/* counters for the pass */
 	unsigned		 pending;
-	/* When the daemon started, for the liveness of accounts that never
-	 * synced; 0 outside the daemon (no liveness warnings). */
+	/* When `facteur run` started, for the liveness of accounts that never
+	 * synced; 0 elsewhere (no liveness warnings). */
 	time_t			 started;
 };
 
@@ -50,9 +50,9 @@ enum process_result runner_process(struct runner *, struct conf_account *,
 int	runner_sync_account(struct runner *, struct conf_account *, char **);
 
 /* Called after every successful pass over an account, whatever drives it
- * (run --once, the watch loop): the liveness record. In the daemon it also
- * checks every account's last success against liveness.warn_after and logs
- * a warning, once, for each account that is late. */
+ * (run --once, the watch loop): the liveness record. In `facteur run` it
+ * also checks every account's last success against liveness.warn_after and
+ * logs a warning, once, for each account that is late. */
 void	runner_account_synced(struct runner *, struct conf_account *);
 
 /* Hex SHA-256 of data into out (65 bytes). */
