@@ -362,8 +362,8 @@ runner_process(struct runner *r, struct conf_account *a, const char *mailbox,
 
 /*
  * Every account's last successful pass against liveness.warn_after: one
- * warning per account when it falls behind (the flag is kept in the journal
- * and cleared by the next success). Only `facteur run` warns (it sets
+ * warning per account and process when it falls behind (the time of the
+ * warning is kept in the journal and cleared by the next success). Only `facteur run` warns (it sets
  * r->started); deliver does not. Checked after every pass over any account
  * and after every failed POP3 or Maildir pass; an IMAP account that cannot
  * connect is seen when another account passes (watch.c calls nothing here
@@ -373,8 +373,7 @@ static void
 runner_liveness(struct runner *r)
 {
 	struct conf_account	*a;
-	time_t			 last, now = time(NULL);
-	bool			 warned;
+	time_t			 last, warned, now = time(NULL);
 	size_t			 i;
 	char			*cause = NULL, late[32];
 	int			 rc;
@@ -383,8 +382,9 @@ runner_liveness(struct runner *r)
 		return;
 	for (i = 0; i < r->conf->naccounts; i++) {
 		a = &r->conf->accounts[i];
+		/* Once per process: a restarted daemon says it again. */
 		if ((rc = state_account_get(r->state, a->name, &last,
-		    &warned)) < 0 || warned)
+		    &warned)) < 0 || warned >= r->started)
 			continue;
 		if (last == 0)
 			last = r->started;
@@ -406,8 +406,7 @@ runner_liveness(struct runner *r)
 void
 runner_account_synced(struct runner *r, struct conf_account *a)
 {
-	time_t	 last;
-	bool	 warned = false;
+	time_t	 last, warned = 0;
 	char	*cause = NULL;
 
 	log_debug("%s: synced", a->name);

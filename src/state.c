@@ -725,14 +725,14 @@ state_account_synced(struct state *st, const char *account, char **cause)
 
 int
 state_account_get(struct state *st, const char *account, time_t *last,
-    bool *warned)
+    time_t *warned)
 {
 	sqlite3_stmt	*stmt;
 	char		*cause = NULL;
 	int		 rc = 1;
 
 	*last = 0;
-	*warned = false;
+	*warned = 0;
 	if (state_prepare(st, "SELECT coalesce(last_success, 0), warned FROM "
 	    "account_sync WHERE account = ?", &stmt, &cause) != 0) {
 		log_error("%s", cause);
@@ -742,7 +742,7 @@ state_account_get(struct state *st, const char *account, time_t *last,
 	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC);
 	if (sqlite3_step(stmt) == SQLITE_ROW) {
 		*last = (time_t)sqlite3_column_int64(stmt, 0);
-		*warned = sqlite3_column_int(stmt, 1) != 0;
+		*warned = (time_t)sqlite3_column_int64(stmt, 1);
 		rc = 0;
 	}
 	sqlite3_finalize(stmt);
@@ -755,10 +755,12 @@ state_account_warned(struct state *st, const char *account, char **cause)
 	sqlite3_stmt	*stmt;
 	int		 rc;
 
-	if (state_prepare(st, "INSERT INTO account_sync VALUES (?, NULL, 1) ON "
-	    "CONFLICT (account) DO UPDATE SET warned = 1", &stmt, cause) != 0)
+	if (state_prepare(st, "INSERT INTO account_sync VALUES (?1, NULL, ?2) "
+	    "ON CONFLICT (account) DO UPDATE SET warned = ?2", &stmt,
+	    cause) != 0)
 		return -1;
 	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)time(NULL));
 	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
 	if (rc != 0)
 		*cause = state_error(st, "save liveness");

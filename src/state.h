@@ -111,12 +111,12 @@ int	state_forget_message(struct state *, int64_t id, char **cause);
 int	state_forget_account(struct state *, const char *account,
 	    const char *mailbox, int *count, char **cause);
 
-/* Liveness: the last successful pass over each account, and whether the
- * daemon already warned that it is late (cleared by the next success).
+/* Liveness: the last successful pass over each account, and when `facteur
+ * run` last warned that it is late (0: not since the last success).
  * state_account_get() returns 1 when the account never synced. */
 int	state_account_synced(struct state *, const char *account, char **);
 int	state_account_get(struct state *, const char *account, time_t *last,
-	    bool *warned);
+	    time_t *warned);
 int	state_account_warned(struct state *, const char *account, char **);
 
 /*
