@@ -33,16 +33,23 @@ static int	 run_account(struct runner *, struct conf_account *);
 static int	 run_options(int, char **, const char **, int *);
 static void	 run_reload_conf(struct runner *, const char *);
 
+/*
+ * A flag set while watch_loop() is busy (a sync, an action) is seen only
+ * when its poll() returns, which may be minutes away: SIGALRM every second
+ * interrupts that poll() until the loop has returned (cmd_run stops it).
+ */
 static void
 run_on_signal(int sig)
 {
 	if (sig == SIGHUP)
 		run_reload = 1;
-	else
+	else if (sig != SIGALRM)
 		run_stop = 1;
+	if (run_stop || run_reload)
+		alarm(1);
 }
 
-/* Without SA_RESTART, so a signal ends a wait at once. */
+/* SA_RESTART keeps other system calls going; poll() returns anyway. */
 static void
 run_signals(void)
 {
@@ -50,10 +57,12 @@ run_signals(void)
 
 	memset(&sa, 0, sizeof sa);
 	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
 	sa.sa_handler = run_on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 }
@@ -181,6 +190,7 @@ cmd_run(int argc, char **argv)
 		r.reload = &run_reload;
 		while (!run_stop) {
 			watch_loop(&r);
+			alarm(0);
 			if (run_reload && !run_stop) {
 				run_reload = 0;
 				run_reload_conf(&r, config);
