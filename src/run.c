@@ -36,6 +36,8 @@ static void	 runner_log_line(struct buf *, json_t *, json_t *, json_t *);
 static char	*runner_mailbox_name(struct conf_account *, const char *);
 static void	 runner_duration(unsigned long, char *, size_t);
 static void	 runner_liveness(struct runner *);
+static char	*runner_too_old(struct runner *, const struct state_action *,
+		     const char *);
 static time_t	 retry_time(int);
 static void	 runner_record_known(struct runner *, struct conf_account *,
 		     struct state_ident *);
@@ -108,6 +110,24 @@ runner_record_known(struct runner *r, struct conf_account *a,
 	json_decref(plan);
 }
 
+/*
+ * A temporary failure retried for retry.max_age since its first attempt is
+ * final: the error to keep, saying so, or NULL while it may be retried.
+ */
+static char *
+runner_too_old(struct runner *r, const struct state_action *act,
+    const char *err)
+{
+	char	 age[32];
+
+	if (act->first_attempt == 0 || time(NULL) - act->first_attempt <
+	    (time_t)r->conf->retry_max_age)
+		return NULL;
+	runner_duration(r->conf->retry_max_age, age, sizeof age);
+	return xasprintf("gave up after %d attempts (retry.max_age %s): %s",
+	    act->attempts + 1, age, err);
+}
+
 static void
 runner_actions(struct runner *r, struct conf_account *a, const char *mailbox,
     struct msg *m, int64_t rowid, const char *key, uint32_t uid)
@@ -117,7 +137,7 @@ runner_actions(struct runner *r, struct conf_account *a, const char *mailbox,
 	const struct action_ops	*ops;
 	enum action_result	 res;
 	size_t			 i, n;
-	char			*cause = NULL, *err, *ident, age[32];
+	char			*cause = NULL, *err, *ident, *where;
 	const char		*type;
 	bool			 permanent;
 
@@ -157,23 +177,17 @@ runner_actions(struct runner *r, struct conf_account *a, const char *mailbox,
 			err = cause;
 			cause = NULL;
 			permanent = res == ACTION_PERM;
-			/* Retried for retry.max_age since the first attempt:
-			 * final now, with the last error kept. */
-			if (!permanent && v[i].first_attempt != 0 &&
-			    time(NULL) - v[i].first_attempt >=
-			    (time_t)r->conf->retry_max_age) {
-				runner_duration(r->conf->retry_max_age, age,
-				    sizeof age);
-				cause = err;
-				err = xasprintf("gave up after %d attempts "
-				    "(retry.max_age %s): %s", v[i].attempts + 1,
-				    age, cause);
-				free(cause);
+			if (!permanent && (cause = runner_too_old(r, &v[i],
+			    err)) != NULL) {
+				free(err);
+				err = cause;
 				cause = NULL;
 				permanent = true;
 			}
-			log_warn("%s: %s: %s: %s %s: %s", a->name, mailbox, key,
+			where = runner_mailbox_name(a, mailbox);
+			log_warn("%s: %s: %s: %s %s: %s", a->name, where, key,
 			    type, permanent ? "failed" : "will retry", err);
+			free(where);
 			if (state_action_failed(r->state, rowid, v[i].idx,
 			    err, permanent,
 			    retry_time(v[i].attempts), &cause) != 0)
