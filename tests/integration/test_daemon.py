@@ -262,6 +262,48 @@ accounts:
          'the POP3 password is not in the log')
 
 
+def connected_to(port):
+    """Is there an established TCP connection to 127.0.0.1:port?"""
+    with open('/proc/net/tcp') as f:
+        for line in f.read().splitlines()[1:]:
+            cols = line.split()
+            if cols[2] == '0100007F:%04X' % port and cols[3] == '01':
+                return True
+    return False
+
+
+def test_term_mid_action(t, h):
+    """SIGTERM while a reply is on its way: the reply is finished and
+    journaled, then the daemon exits 0."""
+    rules = os.path.join(h.tmp, 'facteur', 'rules3.yaml')
+    write(rules, RULES % {'v': 'v3'})
+    cfg = config(h, rules)      # the first test's journal: 1-3 are done
+    before = h.count('alice')
+    d = Daemon(h, cfg)
+    try:
+        h.pause('smtp')
+        h.deliver('bot', order(4))
+        end = time.monotonic() + 30
+        while not connected_to(h.ports['smtp']) and time.monotonic() < end:
+            time.sleep(0.05)
+        t.ok(connected_to(h.ports['smtp']), 'the reply is on its way '
+             '(connected to the paused SMTP server)')
+        d.p.send_signal(signal.SIGTERM)
+        time.sleep(1.5)     # two SIGALRM wake-ups while the send waits
+        t.eq(d.p.poll(), None, 'SIGTERM: the daemon waits for the action')
+    finally:
+        h.resume('smtp')
+    rc = d.stop(signal.SIGTERM)
+    t.eq(rc, 0, 'then exits 0')
+    h.wait_for_messages('alice', before + 1)
+    t.eq(h.count('alice'), before + 1, 'the reply went out, once')
+    t.ok(re.search(r'<order-4@example\.test>: matched order-v3; reply=done; '
+                   r'done', d.text()), 'and was journaled as done',
+         d.text())
+    cp = h.facteur('state', '-c', cfg, 'pending')
+    t.eq(len(cp.stdout.splitlines()), 1, 'nothing pending after the stop')
+
+
 def main():
     t = Tap()
     with Harness() as h:
@@ -269,6 +311,7 @@ def main():
         h.add_user(SMTP_USER, SMTP_PASSWORD)
         t.run('reload, json log, SIGTERM', test_reload, t, h)
         t.run('text log, liveness, SIGINT', test_text_log_and_liveness, t, h)
+        t.run('SIGTERM in the middle of a reply', test_term_mid_action, t, h)
     t.done()
 
 
