@@ -164,6 +164,57 @@ accounts:
            ca=h.ca_file, rules=rules, md=md))
 
 
+def run_faults(h, cfg, rng, msgs, dbfiles, log, ro_delivers, odd):
+    """KILLS daemon runs, each SIGKILLed after a random time, with the
+    servers and the journal taken away and given back on the way. Most of
+    the mail is there at the start; the rest comes two by two between
+    restarts, so every fault meets fresh work."""
+    fed = MESSAGES - 2 * KILLS
+    h.deliver_many('bot', msgs[:fed])
+    dovecot_up = True
+    kills = exits = 0
+    for k in range(KILLS):
+        phase = k % 50
+        if phase == 10:
+            h.stop_smtp()
+        elif phase == 16:
+            h.start_smtp()
+        elif phase == 22:
+            h.stop_dovecot()
+            dovecot_up = False
+        elif phase == 26:
+            h.start_dovecot()
+            dovecot_up = True
+        elif phase == 32:
+            immutable(dbfiles, True)
+        elif phase == 36:
+            # A delivery while the journal cannot be written: refused
+            # for a retry (75), with the reason, nothing lost.
+            cp = h.facteur('deliver', '-c', cfg, '-a', 'mta',
+                           input=rewrite(b'Subject: ro\n\nx\n',
+                                         100000 + k))
+            ro_delivers.append(cp)
+        elif phase == 38:
+            immutable(dbfiles, False)
+        if dovecot_up and fed < MESSAGES:
+            n = 2 * (k + 1) - (fed - (MESSAGES - 2 * KILLS))
+            h.deliver_many('bot', msgs[fed:fed + n])
+            fed += n
+        d = Daemon(h, cfg, log)
+        time.sleep(rng.uniform(0.05, 0.8))
+        rc = d.kill()
+        if rc == -signal.SIGKILL:
+            kills += 1
+        else:
+            exits += 1
+            if rc not in (0, 74, 75):
+                odd.append(rc)
+    h.start_smtp()
+    h.start_dovecot()
+    h.deliver_many('bot', msgs[fed:])
+    return kills, exits
+
+
 def main():
     seed = int(os.environ.get('FACTEUR_FAULT_SEED') or
                random.SystemRandom().randrange(1 << 31))
@@ -181,60 +232,21 @@ def main():
             os.makedirs(os.path.join(md, sub), exist_ok=True)
         cfg = config(h, md)
         db = os.path.join(h.tmp, 'facteur', 'st', 'state.db')
-        dbfiles = [db, db + '-wal', db + '-shm']
+        # The directory too: no new -wal or -journal file either.
+        dbfiles = [db, db + '-wal', db + '-shm', os.path.dirname(db)]
         msgs = corpus(rng, MESSAGES)
-        # Most of the mail is there at the start; the rest comes two by
-        # two between restarts, so every fault meets fresh work.
-        fed = MESSAGES - 2 * KILLS
-        h.deliver_many('bot', msgs[:fed])
-        dovecot_up = True
         logpath = os.path.join(h.tmp, 'facteur', 'faults.log')
         log = open(logpath, 'ab')
         started = time.monotonic()
-        kills = exits = 0
         ro_delivers = []
         odd = []
-        for k in range(KILLS):
-            phase = k % 50
-            if phase == 10:
-                h.stop_smtp()
-            elif phase == 16:
-                h.start_smtp()
-            elif phase == 22:
-                h.stop_dovecot()
-                dovecot_up = False
-            elif phase == 26:
-                h.start_dovecot()
-                dovecot_up = True
-            elif phase == 32:
-                immutable(dbfiles, True)
-            elif phase == 36:
-                # A delivery while the journal cannot be written: refused
-                # for a retry (75), with the reason, nothing lost.
-                cp = h.facteur('deliver', '-c', cfg, '-a', 'mta',
-                               input=rewrite(b'Subject: ro\n\nx\n',
-                                             100000 + k))
-                ro_delivers.append(cp)
-            elif phase == 38:
-                immutable(dbfiles, False)
-            if dovecot_up and fed < MESSAGES:
-                n = 2 * (k + 1) - (fed - (MESSAGES - 2 * KILLS))
-                h.deliver_many('bot', msgs[fed:fed + n])
-                fed += n
-            d = Daemon(h, cfg, log)
-            time.sleep(rng.uniform(0.05, 0.8))
-            rc = d.kill()
-            if rc == -signal.SIGKILL:
-                kills += 1
-            else:
-                exits += 1
-                if rc not in (0, 74, 75):
-                    odd.append(rc)
-        immutable(dbfiles, False)
-        h.start_smtp()
-        if not dovecot_up:
+        try:
+            kills, exits = run_faults(h, cfg, rng, msgs, dbfiles, log,
+                                      ro_delivers, odd)
+        finally:
+            immutable(dbfiles, False)   # or the harness cannot clean up
+            h.start_smtp()
             h.start_dovecot()
-        h.deliver_many('bot', msgs[fed:])
         t.eq(h.count('bot'), MESSAGES, 'the mailbox holds %d messages'
              % MESSAGES)
         t.ok(kills >= min(50, KILLS) * 0.9,
