@@ -12,7 +12,11 @@
  *             or pending action: {"messages", "retried"}
  *   forget    ID, or --account NAME [--mailbox M]; needs --yes:
  *             {"forgotten": N}
- *   accounts  each account's last successful pass: {"accounts": [...]}
+ *   accounts  each account's last successful pass: {"accounts": [...]},
+ *             with "late": no success for liveness.warn_after (or never)
+ *
+ * In --json a mailbox is the journal's: "" for POP3 and Maildir messages;
+ * people see "INBOX" and the Maildir's name.
  *
  * retry needs the message itself again: the actions run when the source
  * next hands it over. For IMAP the mailbox's saved UID is lowered so the
@@ -39,6 +43,7 @@
 
 #include "commands.h"
 #include "conf.h"
+#include "run.h"
 #include "state.h"
 #include "xmalloc.h"
 
@@ -68,6 +73,7 @@ static int	 state_parse_id(const char *, int64_t *);
 static void	 state_print_json(json_t *);
 static char	*state_time(json_t *);
 static char	*state_text(json_t *);
+static char	*state_mailbox(struct state_cmd *, json_t *);
 static void	 table_add(struct table *, const char *const *);
 static void	 table_print(struct table *);
 static int	 state_list(struct state_cmd *);
@@ -203,6 +209,21 @@ state_text(json_t *v)
 	return out;
 }
 
+/* The row's mailbox for people: POP3 and Maildir ones have a name too. */
+static char *
+state_mailbox(struct state_cmd *c, json_t *row)
+{
+	struct conf_account	*a;
+	const char		*name, *mailbox;
+
+	name = json_string_value(json_object_get(row, "account"));
+	mailbox = json_string_value(json_object_get(row, "mailbox"));
+	if (name == NULL || mailbox == NULL || *mailbox != '\0' ||
+	    (a = conf_find_account(c->conf, name)) == NULL)
+		return state_text(json_object_get(row, "mailbox"));
+	return runner_mailbox_name(a, mailbox);
+}
+
 static void
 table_add(struct table *t, const char *const *row)
 {
@@ -265,7 +286,7 @@ state_list(struct state_cmd *c)
 	json_array_foreach(rows, i, m) {
 		cells[0] = state_text(json_object_get(m, "id"));
 		cells[1] = state_text(json_object_get(m, "account"));
-		cells[2] = state_text(json_object_get(m, "mailbox"));
+		cells[2] = state_mailbox(c, m);
 		cells[3] = state_text(json_object_get(m, "key"));
 		cells[4] = state_text(json_object_get(m, "status"));
 		buf_init(&b, 64 * 1024);
@@ -321,7 +342,7 @@ state_actions_cmd(struct state_cmd *c, enum state_act_status status)
 	json_array_foreach(rows, i, a) {
 		cells[0] = state_text(json_object_get(a, "id"));
 		cells[1] = state_text(json_object_get(a, "account"));
-		cells[2] = state_text(json_object_get(a, "mailbox"));
+		cells[2] = state_mailbox(c, a);
 		cells[3] = state_text(json_object_get(a, "key"));
 		cells[4] = state_text(json_object_get(a, "action"));
 		cells[5] = state_text(json_object_get(a, "type"));
@@ -564,12 +585,13 @@ static int
 state_accounts(struct state_cmd *c)
 {
 	static const char *const head[] = { "ACCOUNT", "LAST-SUCCESS",
-	    "MESSAGES", "PENDING", "FAILED" };
-	struct table	 t = { NULL, 5, 0 };
-	json_t		*rows, *a, *o;
+	    "LATE", "MESSAGES", "PENDING", "FAILED" };
+	struct table	 t = { NULL, 6, 0 };
+	json_t		*rows, *a, *o, *last;
 	size_t		 i, j;
-	char		*cells[5], *cause = NULL;
+	char		*cells[6], *cause = NULL;
 	const char	*name;
+	bool		 late;
 
 	if ((rows = state_list_accounts(c->st, &cause)) == NULL) {
 		fprintf(stderr, "facteur: %s\n", cause);
@@ -587,6 +609,13 @@ state_accounts(struct state_cmd *c)
 			    "s:i,s:i}", "account", name, "last_success",
 			    "messages", 0, "pending", 0, "failed", 0));
 	}
+	json_array_foreach(rows, i, a) {
+		last = json_object_get(a, "last_success");
+		late = c->conf->liveness_warn_after != 0 && (!json_is_integer(
+		    last) || time(NULL) - (time_t)json_integer_value(last) >=
+		    (time_t)c->conf->liveness_warn_after);
+		json_object_set_new(a, "late", json_boolean(late));
+	}
 	if (c->json) {
 		o = json_pack("{s:o}", "accounts", rows);
 		state_print_json(o);
@@ -597,11 +626,13 @@ state_accounts(struct state_cmd *c)
 	json_array_foreach(rows, i, a) {
 		cells[0] = state_text(json_object_get(a, "account"));
 		cells[1] = state_time(json_object_get(a, "last_success"));
-		cells[2] = state_text(json_object_get(a, "messages"));
-		cells[3] = state_text(json_object_get(a, "pending"));
-		cells[4] = state_text(json_object_get(a, "failed"));
+		cells[2] = xstrdup(json_is_true(json_object_get(a, "late")) ?
+		    "late" : "-");
+		cells[3] = state_text(json_object_get(a, "messages"));
+		cells[4] = state_text(json_object_get(a, "pending"));
+		cells[5] = state_text(json_object_get(a, "failed"));
 		table_add(&t, (const char *const *)cells);
-		for (j = 0; j < 5; j++)
+		for (j = 0; j < 6; j++)
 			free(cells[j]);
 	}
 	table_print(&t);

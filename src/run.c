@@ -33,7 +33,6 @@ static void	 runner_log(struct runner *, struct conf_account *,
 		     const char *, const char *, uint32_t, int64_t,
 		     enum state_msg_status);
 static void	 runner_log_line(struct buf *, json_t *, json_t *, json_t *);
-static char	*runner_mailbox_name(struct conf_account *, const char *);
 static void	 runner_duration(unsigned long, char *, size_t);
 static void	 runner_liveness(struct runner *);
 static char	*runner_too_old(struct runner *, const struct state_action *,
@@ -219,7 +218,7 @@ runner_duration(unsigned long secs, char *out, size_t len)
  * under the mailbox "" (their sources have one): show "INBOX" for POP3, the
  * Maildir's own name for a Maildir.
  */
-static char *
+char *
 runner_mailbox_name(struct conf_account *a, const char *mailbox)
 {
 	const char	*p, *end;

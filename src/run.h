@@ -55,6 +55,11 @@ int	runner_sync_account(struct runner *, struct conf_account *, char **);
  * logs a warning, once, for each account that is late. */
 void	runner_account_synced(struct runner *, struct conf_account *);
 
+/* The mailbox as people know it (allocated): the journal's own name, or for
+ * the sources that have none (""), "INBOX" for POP3 and the directory's
+ * name for a Maildir. */
+char	*runner_mailbox_name(struct conf_account *, const char *mailbox);
+
 /* Hex SHA-256 of data into out (65 bytes). */
 void	sha256_hex(const void *, size_t, char out[65]);
 

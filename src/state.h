@@ -130,7 +130,8 @@ int	state_account_warned(struct state *, const char *account, char **);
  *              done_at, last_error}] with the given status
  *   message:  one message's object plus hash, plan and actions (each with
  *             its fields); NULL with *cause NULL when there is none
- *   accounts: [{account, last_success, messages, pending, failed}]
+ *   accounts: [{account, last_success, messages, pending, failed}] for
+ *             every account with a pass or a message in the journal
  */
 json_t	*state_list_messages(struct state *, const struct state_filter *,
 	    char **);

@@ -252,9 +252,18 @@ accounts:
              cp.stdout + cp.stderr)
         t.eq(accts.get('dead', {}).get('last_success', 'missing'), None,
              'state accounts: the dead account has none')
+        t.eq([accts.get(n, {}).get('late') for n in ('local', 'dead')],
+             [False, True], 'state accounts: which one is late')
         cp = h.facteur('state', '-c', cfg, 'accounts')
-        t.ok(re.search(r'^dead\s+-\s+0\s+0\s+0$', cp.stdout, re.M),
+        t.ok(re.search(r'^dead\s+-\s+late\s+0\s+0\s+0$', cp.stdout, re.M),
              'state accounts (text): aligned columns', cp.stdout)
+        cp = h.facteur('state', '-c', cfg, 'list')
+        t.ok(re.search(r'^\d+\s+local\s+Local\s+1700000000\.M1P1\.host\s+'
+                       r'done\s+order-md\s', cp.stdout, re.M),
+             'state list (text): the Maildir by its name', cp.stdout)
+        cp = h.facteur('state', '-c', cfg, '--json', 'list')
+        t.eq([m['mailbox'] for m in json.loads(cp.stdout)['messages']],
+             [''], 'state list --json: the journal\'s mailbox')
     finally:
         rc = d.stop(signal.SIGINT)
     t.eq(rc, 0, 'SIGINT: the daemon exits 0')
