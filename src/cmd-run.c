@@ -120,9 +120,15 @@ run_reload_conf(struct runner *r, const char *config)
 
 	diag_init(&d);
 	if ((conf = conf_load(config, &d)) == NULL) {
-		for (i = 0; i < d.n; i++)
-			log_error("%s:%d:%d: %s", d.items[i].file,
-			    d.items[i].line, d.items[i].col, d.items[i].text);
+		for (i = 0; i < d.n; i++) {
+			if (d.items[i].line == 0)
+				log_error("%s: %s", d.items[i].file,
+				    d.items[i].text);
+			else
+				log_error("%s:%d:%d: %s", d.items[i].file,
+				    d.items[i].line, d.items[i].col,
+				    d.items[i].text);
+		}
 		log_error("%s: the new configuration has errors; keeping the "
 		    "running one", config);
 		diag_free(&d);

@@ -252,6 +252,11 @@ def test_exit_codes(t, h):
                            (('list',), 0, 'an empty list')):
         cp = state(h, cfg, *args)
         t.eq(cp.returncode, rc, '%s: exit %d' % (what, rc))
+    for args in (('list',), ('accounts',), ('retry', '--all'),
+                 ('--json', 'pending')):
+        cp = state(h, cfg, *args, valgrind=True)
+        t.eq(cp.returncode, 0, 'state %s under valgrind: no leak, no error'
+             % ' '.join(args))
     bad = h.write_config('retry: {max_age: never}\naccounts: []\n',
                          name='bad.yaml')
     cp = state(h, bad, 'list')
