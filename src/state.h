@@ -7,7 +7,14 @@
  * before its first action runs; each action is marked done in its own
  * transaction right after it succeeds; the message is marked processed only
  * when no action is pending. After a crash, pending actions resume from the
- * journal and the rules are not evaluated again.
+ * journal and the rules are not evaluated again. An action that succeeded
+ * just before a crash, or before the journal refused the write that marks it
+ * done, is done again: a reply is then sent a second time with the same
+ * Message-ID (derived from the action's identity).
+ *
+ * A temporary failure is retried with backoff until retry.max_age after its
+ * first attempt, then it is final with its last error; a permanent one is
+ * final at once. `facteur state` reads all of this (see cmd-state.c).
  */
 #ifndef FACTEUR_STATE_H
 #define FACTEUR_STATE_H
