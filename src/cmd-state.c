@@ -4,6 +4,8 @@
  * forget. Times are UTC; in --json they are Unix seconds (null: not yet).
  *
  *   list      recent messages, newest first: {"messages": [...]}
+ *             (list, pending and failed show 50 rows unless --limit N;
+ *             --account and --mailbox filter them)
  *   pending   actions waiting for an attempt: {"actions": [...]}
  *   failed    actions failed for good, with their error: {"actions": [...]}
  *   show ID   one message: identity, plan, every action with its fields
@@ -80,6 +82,7 @@ static int	 state_list(struct state_cmd *);
 static int	 state_actions_cmd(struct state_cmd *, enum state_act_status);
 static int	 state_show(struct state_cmd *);
 static void	 state_show_action(json_t *);
+static int	 state_retry_all(struct state_cmd *);
 static int	 state_retry(struct state_cmd *);
 static int	 state_forget(struct state_cmd *);
 static int	 state_accounts(struct state_cmd *);
