@@ -79,6 +79,11 @@ check:
 test:
 	sh tests/run.sh
 
+# The long fault-injection run: 1,000 messages, 400 SIGKILLs, servers and
+# journal taken away and given back (tests/integration/test_faults.py).
+soak: facteur
+	FACTEUR_SOAK=1 FACTEUR=$(CURDIR)/facteur python3 tests/integration/test_faults.py
+
 integration: facteur
 	sh tests/run.sh --integration-only
 

@@ -47,37 +47,28 @@ deliver_options(int argc, char **argv, const char **config,
     const char **account)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
+		COMMON_LONGOPTS,
 		{ "account", required_argument, NULL, 'a' },
-		{ "log", required_argument, NULL, 'l' },
-		{ "syslog", no_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 }
 	};
-	enum log_level	 level = LOG_LEVEL_INFO;
-	enum log_format	 format = LOG_FORMAT_TEXT;
-	int		 ch;
+	struct common_opts	 o;
+	int			 ch, rc;
 
+	common_init(&o);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "a:c:v", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': *config = optarg; break;
-		case 'a': *account = optarg; break;
-		case 'v': level = LOG_LEVEL_DEBUG; break;
-		case 's': format = LOG_FORMAT_SYSLOG; break;
-		case 'l':
-			if (strcmp(optarg, "json") == 0)
-				format = LOG_FORMAT_JSON;
-			else if (strcmp(optarg, "text") != 0)
-				return -1;
-			break;
-		default:
+		if ((rc = common_option(&o, ch, optarg)) < 0)
 			return -1;
-		}
+		if (rc == 1)
+			continue;
+		if (ch != 'a')
+			return -1;
+		*account = optarg;
 	}
 	if (optind != argc || *account == NULL)
 		return -1;
-	log_init(level, format);
+	*config = o.config;
+	common_log_init(&o);
 	return 0;
 }
 
@@ -170,8 +161,7 @@ deliver_make_due(struct state *st, struct conf_account *a, const char *key)
 		if (v[i].status != STATE_ACT_PENDING ||
 		    v[i].next_attempt <= time(NULL))
 			continue;
-		if (state_action_failed(st, rowid, v[i].idx, "deferred; the "
-		    "MTA retried the delivery", false, time(NULL), &cause) != 0) {
+		if (state_action_due(st, rowid, v[i].idx, &cause) != 0) {
 			log_warn("%s: %s: %s", a->name, key, cause);
 			free(cause);
 			cause = NULL;

@@ -2,7 +2,12 @@
  * facteur run: work every account. With --once, one pass over each and
  * exit (0 when every account was reached, 75 when one was not). Without,
  * watch them (watch.c: IDLE or polling) until SIGTERM or SIGINT, which let
- * the message in progress finish.
+ * the message in progress finish, and exit 0.
+ *
+ * SIGHUP reloads the config and the rules: watch_loop() returns, the new
+ * config is loaded and, when it is good, replaces the old one (the journal
+ * is reopened if its path changed); when it is bad, every error is logged
+ * with its FILE:LINE:COL and the old config stays. Then the loop resumes.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -20,16 +25,46 @@
 #include "xmalloc.h"
 
 static volatile sig_atomic_t	 run_stop;
+static volatile sig_atomic_t	 run_reload;
 
 static void	 run_on_signal(int);
+static void	 run_signals(void);
 static int	 run_account(struct runner *, struct conf_account *);
 static int	 run_options(int, char **, const char **, int *);
+static void	 run_reload_conf(struct runner *, const char *);
 
+/*
+ * A flag set while watch_loop() is busy (a sync, an action) is seen only
+ * when its poll() returns, which may be minutes away: SIGALRM every second
+ * interrupts that poll() until the loop has returned (cmd_run stops it).
+ */
 static void
 run_on_signal(int sig)
 {
-	(void)sig;
-	run_stop = 1;
+	if (sig == SIGHUP)
+		run_reload = 1;
+	else if (sig != SIGALRM)
+		run_stop = 1;
+	if (run_stop || run_reload)
+		alarm(1);
+}
+
+/* SA_RESTART keeps other system calls going; poll() returns anyway. */
+static void
+run_signals(void)
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sa.sa_handler = run_on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
 }
 
 static int
@@ -49,38 +84,72 @@ static int
 run_options(int argc, char **argv, const char **config, int *once)
 {
 	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
+		COMMON_LONGOPTS,
 		{ "once", no_argument, NULL, 'o' },
-		{ "log", required_argument, NULL, 'l' },
-		{ "syslog", no_argument, NULL, 's' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 }
 	};
-	enum log_level	 level = LOG_LEVEL_INFO;
-	enum log_format	 format = LOG_FORMAT_TEXT;
-	int		 ch;
+	struct common_opts	 o;
+	int			 ch, rc;
 
+	common_init(&o);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "c:v", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': *config = optarg; break;
-		case 'o': *once = 1; break;
-		case 'v': level = LOG_LEVEL_DEBUG; break;
-		case 's': format = LOG_FORMAT_SYSLOG; break;
-		case 'l':
-			if (strcmp(optarg, "json") == 0)
-				format = LOG_FORMAT_JSON;
-			else if (strcmp(optarg, "text") != 0)
-				return -1;
-			break;
-		default:
+		if ((rc = common_option(&o, ch, optarg)) < 0)
 			return -1;
-		}
+		if (rc == 1)
+			continue;
+		if (ch != 'o')
+			return -1;
+		*once = 1;
 	}
 	if (optind != argc)
 		return -1;
-	log_init(level, format);
+	*config = o.config;
+	common_log_init(&o);
 	return 0;
+}
+
+static void
+run_reload_conf(struct runner *r, const char *config)
+{
+	struct diag	 d;
+	struct conf	*conf;
+	struct state	*st = NULL;
+	char		*cause = NULL;
+	size_t		 i;
+
+	diag_init(&d);
+	if ((conf = conf_load(config, &d)) == NULL) {
+		for (i = 0; i < d.n; i++) {
+			if (d.items[i].line == 0)
+				log_error("%s: %s", d.items[i].file,
+				    d.items[i].text);
+			else
+				log_error("%s:%d:%d: %s", d.items[i].file,
+				    d.items[i].line, d.items[i].col,
+				    d.items[i].text);
+		}
+		log_error("%s: the new configuration has errors; keeping the "
+		    "running one", config);
+		diag_free(&d);
+		return;
+	}
+	diag_free(&d);
+	if (strcmp(conf->state_path, r->conf->state_path) != 0) {
+		if (state_open(conf->state_path, &st, &cause) != 0) {
+			log_error("%s; keeping the running configuration",
+			    cause);
+			free(cause);
+			conf_free(conf);
+			return;
+		}
+		state_close(r->state);
+		r->state = st;
+	}
+	conf_free(r->conf);
+	r->conf = conf;
+	log_info("%s: configuration reloaded (%zu account%s)", config,
+	    conf->naccounts, conf->naccounts == 1 ? "" : "s");
 }
 
 int
@@ -109,24 +178,33 @@ cmd_run(int argc, char **argv)
 	memset(&r, 0, sizeof r);
 	r.conf = conf;
 	r.stop = &run_stop;
+	r.started = time(NULL);
 	if (state_open(conf->state_path, &r.state, &cause) != 0) {
 		log_error("%s", cause);
 		free(cause);
 		conf_free(conf);
 		return EXIT_IOERR;
 	}
-	signal(SIGTERM, run_on_signal);
-	signal(SIGINT, run_on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	run_signals();
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	failed = 0;
 	if (once) {
-		for (i = 0; i < conf->naccounts && !run_stop; i++)
-			if (run_account(&r, &conf->accounts[i]) != 0)
+		for (i = 0; i < r.conf->naccounts && !run_stop; i++)
+			if (run_account(&r, &r.conf->accounts[i]) != 0)
 				failed++;
-	} else
-		watch_loop(&r);
+	} else {
+		r.reload = &run_reload;
+		while (!run_stop) {
+			watch_loop(&r);
+			alarm(0);
+			if (run_reload && !run_stop) {
+				run_reload = 0;
+				run_reload_conf(&r, config);
+			}
+		}
+		log_info("stopping");
+	}
 	state_close(r.state);
-	conf_free(conf);
+	conf_free(r.conf);
 	return failed ? EXIT_TEMPFAIL : EXIT_OK;
 }

@@ -26,4 +26,29 @@ int	cmd_state(int, char **);
 /* The default config path: $FACTEUR_CONFIG, else config/facteur.yaml. */
 const char *default_config_path(void);
 
+/*
+ * The options every long-running command shares: -c/--config, -v/--verbose,
+ * --log text|json, --syslog. A command lists COMMON_LONGOPTS in its own
+ * getopt_long table (with "c:v" in its short options), hands each option to
+ * common_option() first, and calls common_log_init() once parsing is over.
+ */
+#define COMMON_LONGOPTS							\
+	{ "config", required_argument, NULL, 'c' },			\
+	{ "log", required_argument, NULL, COMMON_OPT_LOG },		\
+	{ "syslog", no_argument, NULL, COMMON_OPT_SYSLOG },		\
+	{ "verbose", no_argument, NULL, 'v' }
+#define COMMON_OPT_LOG		0x100
+#define COMMON_OPT_SYSLOG	0x101
+
+struct common_opts {
+	const char	*config;
+	int		 verbose;
+	int		 format;	/* enum log_format */
+};
+
+void	common_init(struct common_opts *);
+/* 1: the option was one of the common ones; 0: not one; -1: bad value. */
+int	common_option(struct common_opts *, int ch, const char *arg);
+void	common_log_init(const struct common_opts *);
+
 #endif

@@ -54,6 +54,9 @@ static void	 parse_limits(struct cctx *, struct conf_limits *,
 		    const struct ydoc_node *);
 static void	 parse_accounts(struct cctx *, struct conf *,
 		    const struct ydoc_node *);
+static void	 parse_one_duration(struct cctx *, const struct ydoc_node *,
+		    const char *, const char *const *, const char *,
+		    unsigned *);
 static void	 parse_account(struct cctx *, struct conf *,
 		    struct conf_account *, const struct ydoc_node *);
 static void	 parse_account_more(struct cctx *, struct conf_account *,
@@ -81,8 +84,23 @@ static void	 strv_free(char **, size_t);
 static void	 account_free(struct conf_account *);
 static char	*default_state_path(void);
 
+/*
+ * Top-level keys:
+ *   state      the SQLite journal's path
+ *   smtp       how mail leaves (smtp_keys)
+ *   accounts   the mailboxes watched (account_keys)
+ *   limits     sends_per_hour, replies_per_sender
+ *   retry      max_age: how long a temporary failure is retried, from its
+ *              first attempt, before it is final (default 2d)
+ *   liveness   warn_after: `facteur run` warns when an account has had no
+ *              successful pass for this long (default 1h; 0 turns it off).
+ *              An account in IDLE passes at least every 4 minutes, a
+ *              polled one at its poll interval: keep warn_after above both.
+ */
 static const char *const top_keys[] = { "state", "smtp", "accounts",
-    "limits", NULL };
+    "limits", "retry", "liveness", NULL };
+static const char *const retry_keys[] = { "max_age", NULL };
+static const char *const liveness_keys[] = { "warn_after", NULL };
 static const char *const smtp_keys[] = { "url", "user", "password", "from",
     "auth", "ca_file", "tls_verify", "tls", "timeout", NULL };
 static const char *const account_keys[] = { "name", "url", "mailboxes",
@@ -397,6 +415,15 @@ parse_top(struct cctx *c, struct conf *conf, const struct ydoc_node *root)
 		parse_smtp(c, &conf->smtp, n);
 	}
 	parse_limits(c, &conf->limits, ydoc_get(root, "limits"));
+	conf->retry_max_age = CONF_RETRY_MAX_AGE;
+	parse_one_duration(c, ydoc_get(root, "retry"), "retry", retry_keys,
+	    "max_age", &conf->retry_max_age);
+	if (conf->retry_max_age == 0)
+		bad(c, ydoc_get(ydoc_get(root, "retry"), "max_age"),
+		    "'max_age' must be more than 0s");
+	conf->liveness_warn_after = CONF_LIVENESS_WARN;
+	parse_one_duration(c, ydoc_get(root, "liveness"), "liveness",
+	    liveness_keys, "warn_after", &conf->liveness_warn_after);
 	if ((n = ydoc_get(root, "accounts")) != NULL)
 		parse_accounts(c, conf, n);
 }
@@ -489,6 +516,26 @@ parse_limits(struct cctx *c, struct conf_limits *l, const struct ydoc_node *n)
 		return;
 	}
 	l->replies_per_sender = count;
+}
+
+/* A section holding one duration, as retry: {max_age: 2d}. */
+static void
+parse_one_duration(struct cctx *c, const struct ydoc_node *n,
+    const char *section, const char *const *keys, const char *key,
+    unsigned *out)
+{
+	const struct ydoc_node	*v;
+
+	if (n == NULL || ydoc_is_null(n))
+		return;
+	if (n->type != YDOC_MAP) {
+		bad(c, n, "'%s' expects a mapping such as {%s: 2d}", section,
+		    key);
+		return;
+	}
+	ydoc_check_keys(c->doc, n, section, keys, c->diag);
+	if ((v = ydoc_get(n, key)) != NULL)
+		want_duration(c, v, key, out);
 }
 
 static void

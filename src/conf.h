@@ -104,6 +104,13 @@ struct conf_limits {
 	unsigned	replies_per_sender_seconds; /* ... per this period */
 };
 
+/* How long a temporary failure is retried, counted from the first attempt,
+ * before it becomes permanent (retry: {max_age: 2d}). */
+#define CONF_RETRY_MAX_AGE	(2 * 86400)
+/* The daemon warns when an account has had no successful pass for this
+ * long (liveness: {warn_after: 1h}); 0 turns the warning off. */
+#define CONF_LIVENESS_WARN	3600
+
 struct conf {
 	char			*path;
 	char			*state_path;	/* SQLite file */
@@ -112,6 +119,8 @@ struct conf {
 	struct conf_account	*accounts;
 	size_t			 naccounts;
 	struct conf_limits	 limits;
+	unsigned		 retry_max_age;		/* seconds */
+	unsigned		 liveness_warn_after;	/* seconds; 0: off */
 };
 
 /*

@@ -15,8 +15,8 @@ static enum log_format	log_format = LOG_FORMAT_TEXT;
 
 static const char *log_names[] = { "error", "warn", "info", "debug" };
 
-static void	log_vwrite(enum log_level, const char *, va_list)
-		    __attribute__((format(printf, 2, 0)));
+static void	log_vwrite(enum log_level, json_t *, const char *, va_list)
+		    __attribute__((format(printf, 3, 0)));
 
 void
 log_init(enum log_level level, enum log_format format)
@@ -34,7 +34,7 @@ log_get_level(void)
 }
 
 static void
-log_vwrite(enum log_level level, const char *fmt, va_list ap)
+log_vwrite(enum log_level level, json_t *fields, const char *fmt, va_list ap)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 	char		*msg, stamp[32];
@@ -56,6 +56,8 @@ log_vwrite(enum log_level level, const char *fmt, va_list ap)
 		strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
 		o = json_pack("{s:s,s:s,s:s}", "time", stamp, "level",
 		    log_names[level], "msg", msg);
+		if (o != NULL && fields != NULL)
+			json_object_update_missing(o, fields);
 		if (o != NULL &&
 		    (line = json_dumps(o, JSON_COMPACT)) != NULL) {
 			fprintf(stderr, "%s\n", line);
@@ -78,7 +80,7 @@ name(const char *fmt, ...)				\
 {							\
 	va_list	ap;					\
 	va_start(ap, fmt);				\
-	log_vwrite(level, fmt, ap);			\
+	log_vwrite(level, NULL, fmt, ap);		\
 	va_end(ap);					\
 }
 
@@ -86,3 +88,13 @@ LOG_FN(log_error, LOG_LEVEL_ERROR)
 LOG_FN(log_warn, LOG_LEVEL_WARN)
 LOG_FN(log_info, LOG_LEVEL_INFO)
 LOG_FN(log_debug, LOG_LEVEL_DEBUG)
+
+void
+log_fields(enum log_level level, json_t *fields, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vwrite(level, fields, fmt, ap);
+	va_end(ap);
+}

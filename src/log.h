@@ -6,6 +6,8 @@
 #ifndef FACTEUR_LOG_H
 #define FACTEUR_LOG_H
 
+#include <jansson.h>
+
 enum log_level {
 	LOG_LEVEL_ERROR,
 	LOG_LEVEL_WARN,
@@ -25,5 +27,10 @@ void	log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* A line with structured fields: in --log json they are merged into the
+ * line's object (beside time, level, msg); otherwise only the text shows.
+ * fields is a JSON object, borrowed. */
+void	log_fields(enum log_level, json_t *fields, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -29,8 +29,14 @@ static int	 runner_plan(struct runner *, struct conf_account *,
 static void	 runner_actions(struct runner *, struct conf_account *,
 		     const char *, struct msg *, int64_t, const char *,
 		     uint32_t);
-static void	 runner_log(struct conf_account *, const char *, uint32_t,
-		     struct msg *, int64_t, enum state_msg_status);
+static void	 runner_log(struct runner *, struct conf_account *,
+		     const char *, const char *, uint32_t, int64_t,
+		     enum state_msg_status);
+static void	 runner_log_line(struct buf *, json_t *, json_t *, json_t *);
+static void	 runner_duration(unsigned long, char *, size_t);
+static void	 runner_liveness(struct runner *);
+static char	*runner_too_old(struct runner *, const struct state_action *,
+		     const char *);
 static time_t	 retry_time(int);
 static void	 runner_record_known(struct runner *, struct conf_account *,
 		     struct state_ident *);
@@ -103,6 +109,24 @@ runner_record_known(struct runner *r, struct conf_account *a,
 	json_decref(plan);
 }
 
+/*
+ * A temporary failure retried for retry.max_age since its first attempt is
+ * final: the error to keep, saying so, or NULL while it may be retried.
+ */
+static char *
+runner_too_old(struct runner *r, const struct state_action *act,
+    const char *err)
+{
+	char	 age[32];
+
+	if (act->first_attempt == 0 || time(NULL) - act->first_attempt <
+	    (time_t)r->conf->retry_max_age)
+		return NULL;
+	runner_duration(r->conf->retry_max_age, age, sizeof age);
+	return xasprintf("gave up after %d attempts (retry.max_age %s): %s",
+	    act->attempts + 1, age, err);
+}
+
 static void
 runner_actions(struct runner *r, struct conf_account *a, const char *mailbox,
     struct msg *m, int64_t rowid, const char *key, uint32_t uid)
@@ -112,8 +136,9 @@ runner_actions(struct runner *r, struct conf_account *a, const char *mailbox,
 	const struct action_ops	*ops;
 	enum action_result	 res;
 	size_t			 i, n;
-	char			*cause = NULL, *err, *ident;
+	char			*cause = NULL, *err, *ident, *where;
 	const char		*type;
+	bool			 permanent;
 
 	if (state_actions(r->state, rowid, &v, &n, &cause) != 0) {
 		log_error("%s: %s", a->name, cause);
@@ -148,13 +173,22 @@ runner_actions(struct runner *r, struct conf_account *a, const char *mailbox,
 			    &cause) != 0)
 				log_error("%s: %s", a->name, cause);
 		} else {
-			log_warn("%s: %s: %s: %s %s: %s", a->name, mailbox, key,
-			    type, res == ACTION_TEMP ? "will retry" : "failed",
-			    cause);
 			err = cause;
 			cause = NULL;
+			permanent = res == ACTION_PERM;
+			if (!permanent && (cause = runner_too_old(r, &v[i],
+			    err)) != NULL) {
+				free(err);
+				err = cause;
+				cause = NULL;
+				permanent = true;
+			}
+			where = runner_mailbox_name(a, mailbox);
+			log_warn("%s: %s: %s: %s %s: %s", a->name, where, key,
+			    type, permanent ? "failed" : "will retry", err);
+			free(where);
 			if (state_action_failed(r->state, rowid, v[i].idx,
-			    err, res == ACTION_PERM,
+			    err, permanent,
 			    retry_time(v[i].attempts), &cause) != 0)
 				log_error("%s: %s", a->name, cause);
 			free(err);
@@ -165,16 +199,122 @@ runner_actions(struct runner *r, struct conf_account *a, const char *mailbox,
 	state_actions_free(v, n);
 }
 
-/* One line per message processed, for people and for grep. */
+/* "2d", "3h", "5m", "30s": the largest unit that divides it. */
 static void
-runner_log(struct conf_account *a, const char *mailbox, uint32_t uid,
-    struct msg *m, int64_t rowid, enum state_msg_status s)
+runner_duration(unsigned long secs, char *out, size_t len)
 {
-	const char	*id = msg_message_id(m);
+	if (secs != 0 && secs % 86400 == 0)
+		snprintf(out, len, "%lud", secs / 86400);
+	else if (secs != 0 && secs % 3600 == 0)
+		snprintf(out, len, "%luh", secs / 3600);
+	else if (secs != 0 && secs % 60 == 0)
+		snprintf(out, len, "%lum", secs / 60);
+	else
+		snprintf(out, len, "%lus", secs);
+}
 
-	log_info("%s: %s: uid %" PRIu32 ": <%s> %s (journal #%" PRId64 ")",
-	    a->name, mailbox, uid, id != NULL ? id : "", s == STATE_MSG_DONE ?
-	    "done" : s == STATE_MSG_FAILED ? "failed" : "pending", rowid);
+/*
+ * The mailbox as people know it. The journal keys POP3 and Maildir messages
+ * under the mailbox "" (their sources have one): show "INBOX" for POP3, the
+ * Maildir's own name for a Maildir.
+ */
+char *
+runner_mailbox_name(struct conf_account *a, const char *mailbox)
+{
+	const char	*p, *end;
+
+	if (*mailbox != '\0' || a->kind == SOURCE_IMAP)
+		return xstrdup(mailbox);
+	if (a->kind == SOURCE_POP3 || a->path == NULL)
+		return xstrdup("INBOX");
+	end = a->path + strlen(a->path);
+	while (end > a->path + 1 && end[-1] == '/')
+		end--;
+	for (p = end; p > a->path && p[-1] != '/'; p--)
+		;
+	return p == end ? xstrdup(a->path) : xstrndup(p, (size_t)(end - p));
+}
+
+/*
+ * The rules and actions part of the per-message line: "matched r1, r2;
+ * reply=done webhook=retry(3)". Fills the JSON arrays too.
+ */
+static void
+runner_log_line(struct buf *b, json_t *rec, json_t *rules, json_t *acts)
+{
+	json_t		*v, *act;
+	size_t		 i;
+	const char	*status;
+	json_int_t	 attempts;
+
+	buf_addstr(b, "matched ");
+	json_array_foreach(json_object_get(rec, "matched"), i, v) {
+		buf_printf(b, "%s%s", i > 0 ? ", " : "", json_string_value(v));
+		json_array_append(rules, v);
+	}
+	if (json_array_size(rules) == 0)
+		buf_addstr(b, "nothing");
+	buf_addstr(b, ";");
+	json_array_foreach(json_object_get(rec, "actions"), i, act) {
+		status = json_string_value(json_object_get(act, "status"));
+		attempts = json_integer_value(json_object_get(act, "attempts"));
+		buf_printf(b, " %s=", json_string_value(json_object_get(act,
+		    "type")));
+		if (strcmp(status, "pending") == 0)
+			buf_printf(b, "retry(%" JSON_INTEGER_FORMAT ")",
+			    attempts);
+		else
+			buf_addstr(b, status);
+		json_array_append_new(acts, json_pack("{s:O?,s:s,s:I}",
+		    "type", json_object_get(act, "type"), "status", status,
+		    "attempts", attempts));
+	}
+	if (json_array_size(acts) == 0)
+		buf_addstr(b, " no action");
+}
+
+/* One line per message processed, for people and for grep; in --log json
+ * the same as fields. */
+static void
+runner_log(struct runner *r, struct conf_account *a, const char *mailbox,
+    const char *key, uint32_t uid, int64_t rowid, enum state_msg_status s)
+{
+	struct buf	 b;
+	json_t		*rec, *f;
+	const char	*status, *mid;
+	char		*cause = NULL, *text, *where;
+
+	status = s == STATE_MSG_DONE ? "done" : s == STATE_MSG_FAILED ?
+	    "failed" : "pending";
+	if ((rec = state_message_get(r->state, rowid, &cause)) == NULL) {
+		log_error("%s: %s", a->name, cause != NULL ? cause :
+		    "journal entry missing");
+		free(cause);
+		return;
+	}
+	mid = json_string_value(json_object_get(rec, "message_id"));
+	where = runner_mailbox_name(a, mailbox);
+	f = json_pack("{s:s,s:s,s:s,s:s?,s:[],s:[],s:s,s:I}", "account",
+	    a->name, "mailbox", where, "key", key, "message_id", mid, "rules",
+	    "actions", "status", status, "journal", (json_int_t)rowid);
+	if (a->kind == SOURCE_IMAP)
+		json_object_set_new(f, "uid", json_integer(uid));
+	buf_init(&b, 64 * 1024);
+	runner_log_line(&b, rec, json_object_get(f, "rules"),
+	    json_object_get(f, "actions"));
+	text = buf_steal(&b, NULL);
+	if (a->kind == SOURCE_IMAP)
+		log_fields(LOG_LEVEL_INFO, f, "%s: %s: uid %" PRIu32 ": <%s>: "
+		    "%s; %s (journal #%" PRId64 ")", a->name, where, uid,
+		    mid != NULL ? mid : "", text, status, rowid);
+	else
+		log_fields(LOG_LEVEL_INFO, f, "%s: %s: %s: <%s>: %s; %s "
+		    "(journal #%" PRId64 ")", a->name, where, key,
+		    mid != NULL ? mid : "", text, status, rowid);
+	free(text);
+	free(where);
+	json_decref(f);
+	json_decref(rec);
 }
 
 enum process_result
@@ -184,7 +324,7 @@ runner_process(struct runner *r, struct conf_account *a, const char *mailbox,
 	struct state_ident	 id;
 	enum state_msg_status	 s;
 	struct msg		*m;
-	char			 hash[65], *cause = NULL;
+	char			 hash[65], *cause = NULL, *where;
 	int64_t			 rowid = 0;
 
 	r->gone = false;
@@ -203,9 +343,11 @@ runner_process(struct runner *r, struct conf_account *a, const char *mailbox,
 	if (s == STATE_MSG_NONE) {
 		if (state_message_known(r->state, &id)) {
 			/* Same bytes under an older UIDVALIDITY: done. */
+			where = runner_mailbox_name(a, mailbox);
 			log_info("%s: %s: uid %" PRIu32 ": already processed "
 			    "(same message before a UIDVALIDITY change)",
-			    a->name, mailbox, uid);
+			    a->name, where, uid);
+			free(where);
 			runner_record_known(r, a, &id);
 			msg_free(m);
 			return PROCESS_DONE;
@@ -221,7 +363,7 @@ runner_process(struct runner *r, struct conf_account *a, const char *mailbox,
 		free(cause);
 		s = STATE_MSG_PLANNED;
 	}
-	runner_log(a, mailbox, uid, m, rowid, s);
+	runner_log(r, a, mailbox, key, uid, rowid, s);
 	msg_free(m);
 	r->processed++;
 	if (s == STATE_MSG_PLANNED) {
@@ -231,11 +373,63 @@ runner_process(struct runner *r, struct conf_account *a, const char *mailbox,
 	return PROCESS_DONE;
 }
 
+/*
+ * Every account's last successful pass against liveness.warn_after: one
+ * warning per account and process when it falls behind (the time of the
+ * warning is kept in the journal and cleared by the next success). Only `facteur run` warns (it sets
+ * r->started); deliver does not. Checked after every pass over any account
+ * and after every failed POP3 or Maildir pass; an IMAP account that cannot
+ * connect is seen when another account passes (watch.c calls nothing here
+ * on its failures).
+ */
+static void
+runner_liveness(struct runner *r)
+{
+	struct conf_account	*a;
+	time_t			 last, warned, now = time(NULL);
+	size_t			 i;
+	char			*cause = NULL, late[32];
+	int			 rc;
+
+	if (r->started == 0 || r->conf->liveness_warn_after == 0)
+		return;
+	for (i = 0; i < r->conf->naccounts; i++) {
+		a = &r->conf->accounts[i];
+		/* Once per process: a restarted daemon says it again. */
+		if ((rc = state_account_get(r->state, a->name, &last,
+		    &warned)) < 0 || warned >= r->started)
+			continue;
+		if (last == 0)
+			last = r->started;
+		if (now - last < (time_t)r->conf->liveness_warn_after)
+			continue;
+		runner_duration((unsigned long)(now - last), late, sizeof late);
+		log_warn("%s: no successful pass over the account for %s "
+		    "(liveness.warn_after)%s", a->name, late, rc == 1 ||
+		    last == r->started ? ", not once since facteur started" :
+		    "");
+		if (state_account_warned(r->state, a->name, &cause) != 0) {
+			log_error("%s: %s", a->name, cause);
+			free(cause);
+			cause = NULL;
+		}
+	}
+}
+
 void
 runner_account_synced(struct runner *r, struct conf_account *a)
 {
-	(void)r;
+	time_t	 last, warned = 0;
+	char	*cause = NULL;
+
 	log_debug("%s: synced", a->name);
+	state_account_get(r->state, a->name, &last, &warned);
+	if (state_account_synced(r->state, a->name, &cause) != 0) {
+		log_error("%s: %s", a->name, cause);
+		free(cause);
+	} else if (warned)
+		log_info("%s: the account is reached again", a->name);
+	runner_liveness(r);
 }
 
 int
@@ -259,5 +453,7 @@ runner_sync_account(struct runner *r, struct conf_account *a, char **cause)
 	}
 	if (rc == 0)
 		runner_account_synced(r, a);
+	else
+		runner_liveness(r);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct conf;
 struct conf_account;
@@ -36,6 +37,9 @@ struct runner {
 	bool			 gone;
 	unsigned		 processed;	/* counters for the pass */
 	unsigned		 pending;
+	/* When `facteur run` started, for the liveness of accounts that never
+	 * synced; 0 elsewhere (no liveness warnings). */
+	time_t			 started;
 };
 
 enum process_result runner_process(struct runner *, struct conf_account *,
@@ -46,8 +50,15 @@ enum process_result runner_process(struct runner *, struct conf_account *,
 int	runner_sync_account(struct runner *, struct conf_account *, char **);
 
 /* Called after every successful pass over an account, whatever drives it
- * (run --once, the watch loop): the liveness record. */
+ * (run --once, the watch loop): the liveness record. In `facteur run` it
+ * also checks every account's last success against liveness.warn_after and
+ * logs a warning, once, for each account that is late. */
 void	runner_account_synced(struct runner *, struct conf_account *);
+
+/* The mailbox as people know it (allocated): the journal's own name, or for
+ * the sources that have none (""), "INBOX" for POP3 and the directory's
+ * name for a Maildir. */
+char	*runner_mailbox_name(struct conf_account *, const char *mailbox);
 
 /* Hex SHA-256 of data into out (65 bytes). */
 void	sha256_hex(const void *, size_t, char out[65]);

@@ -46,6 +46,14 @@ static const char *migrations[] = {
 	"  account TEXT NOT NULL, sender TEXT NOT NULL, handle TEXT NOT NULL,"
 	"  at INTEGER NOT NULL);"
 	"CREATE INDEX sent_key ON sent (account, sender, handle, at);",
+	/* 1 -> 2: when an action was first and last tried (for retry.max_age
+	 * and `facteur state`), and each account's last successful pass. */
+	"ALTER TABLE action ADD COLUMN first_attempt INTEGER;"
+	"ALTER TABLE action ADD COLUMN last_attempt INTEGER;"
+	"CREATE INDEX action_status ON action (status);"
+	"CREATE TABLE account_sync ("
+	"  account TEXT PRIMARY KEY, last_success INTEGER,"
+	"  warned INTEGER NOT NULL DEFAULT 0);",
 };
 
 static int	state_exec(struct state *, const char *, char **);
@@ -376,7 +384,8 @@ state_actions(struct state *st, int64_t id, struct state_action **out,
 	json_error_t		 jerr;
 
 	if (state_prepare(st, "SELECT idx, status, attempts, next_attempt, "
-	    "fields FROM action WHERE message = ? ORDER BY idx", &stmt,
+	    "fields, coalesce(first_attempt, 0) FROM action WHERE message = ? "
+	    "ORDER BY idx", &stmt,
 	    cause) != 0)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, id);
@@ -391,6 +400,7 @@ state_actions(struct state *st, int64_t id, struct state_action **out,
 		    4), 0, &jerr);
 		if (a->fields == NULL)
 			a->fields = json_object();
+		a->first_attempt = (time_t)sqlite3_column_int64(stmt, 5);
 	}
 	sqlite3_finalize(stmt);
 	*out = v;
@@ -416,9 +426,10 @@ state_action_update(struct state *st, int64_t id, int idx,
 	sqlite3_stmt	*stmt;
 	int		 rc;
 
-	if (state_prepare(st, "UPDATE action SET status = ?, attempts = "
-	    "attempts + 1, last_error = ?, next_attempt = ?, done_at = ? "
-	    "WHERE message = ? AND idx = ?", &stmt, cause) != 0)
+	if (state_prepare(st, "UPDATE action SET status = ?1, attempts = "
+	    "attempts + 1, last_error = ?2, next_attempt = ?3, done_at = ?4, "
+	    "first_attempt = coalesce(first_attempt, ?7), last_attempt = ?7 "
+	    "WHERE message = ?5 AND idx = ?6", &stmt, cause) != 0)
 		return -1;
 	sqlite3_bind_int(stmt, 1, status);
 	sqlite3_bind_text(stmt, 2, error, -1, SQLITE_STATIC);
@@ -429,6 +440,7 @@ state_action_update(struct state *st, int64_t id, int idx,
 		sqlite3_bind_null(stmt, 4);
 	sqlite3_bind_int64(stmt, 5, id);
 	sqlite3_bind_int(stmt, 6, idx);
+	sqlite3_bind_int64(stmt, 7, (sqlite3_int64)time(NULL));
 	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
 	if (rc != 0)
 		*cause = state_error(st, "save action status");
@@ -530,6 +542,402 @@ state_sent_add(struct state *st, const char *account, const char *sender,
 		*cause = state_error(st, "record send");
 	sqlite3_finalize(stmt);
 	return rc;
+}
+
+int
+state_action_due(struct state *st, int64_t id, int idx, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (state_prepare(st, "UPDATE action SET next_attempt = 0 WHERE "
+	    "message = ? AND idx = ? AND status = ?", &stmt, cause) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int(stmt, 2, idx);
+	sqlite3_bind_int(stmt, 3, STATE_ACT_PENDING);
+	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
+	if (rc != 0)
+		*cause = state_error(st, "make action due");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/* Run one statement with a message id bound to ?1; -1 on error. */
+static int
+state_exec_id(struct state *st, const char *sql, int64_t id, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (state_prepare(st, sql, &stmt, cause) != 0)
+		return -1;
+	sqlite3_bind_int64(stmt, 1, id);
+	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
+	if (rc != 0)
+		*cause = state_error(st, "update");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/*
+ * An IMAP message sits below its mailbox's saved UID once finished, and the
+ * source fetches only above it: lower the saved UID so the next pass fetches
+ * the message again. The key is "UIDVALIDITY/UID"; other sources (POP3,
+ * Maildir, stdin) look at every message they hold and need nothing.
+ */
+static int
+state_rewind_mailbox(struct state *st, int64_t id, char **cause)
+{
+	return state_exec_id(st, "UPDATE mailbox SET last_uid = min(last_uid, "
+	    "(SELECT CAST(substr(m.key, instr(m.key, '/') + 1) AS INTEGER) - 1 "
+	    "FROM message m WHERE m.id = ?1)) WHERE (account, mailbox) IN "
+	    "(SELECT m.account, m.mailbox FROM message m WHERE m.id = ?1 AND "
+	    "m.key GLOB '[0-9]*/[0-9]*' AND CAST(substr(m.key, 1, "
+	    "instr(m.key, '/') - 1) AS INTEGER) = mailbox.uidvalidity)", id,
+	    cause);
+}
+
+static int
+state_message_exists(struct state *st, int64_t id)
+{
+	sqlite3_stmt	*stmt;
+	char		*cause = NULL;
+	int		 found;
+
+	if (state_prepare(st, "SELECT 1 FROM message WHERE id = ?", &stmt,
+	    &cause) != 0) {
+		log_error("%s", cause);
+		free(cause);
+		return -1;
+	}
+	sqlite3_bind_int64(stmt, 1, id);
+	found = sqlite3_step(stmt) == SQLITE_ROW;
+	sqlite3_finalize(stmt);
+	return found;
+}
+
+int
+state_message_retry(struct state *st, int64_t id, int *changed, char **cause)
+{
+	int	 found;
+
+	if ((found = state_message_exists(st, id)) <= 0) {
+		if (found < 0)
+			*cause = state_error(st, "find message");
+		return found < 0 ? -1 : 1;
+	}
+	if (state_exec(st, "BEGIN IMMEDIATE", cause) != 0)
+		return -1;
+	if (state_exec_id(st, "UPDATE action SET status = 0, next_attempt = 0,"
+	    " first_attempt = NULL WHERE message = ?1 AND status IN (0, 2)",
+	    id, cause) != 0)
+		goto fail;
+	*changed = sqlite3_changes(st->db);
+	if (state_exec_id(st, "UPDATE message SET status = 1, updated = "
+	    "strftime('%s', 'now') WHERE id = ?1 AND EXISTS (SELECT 1 FROM "
+	    "action WHERE message = ?1 AND status = 0)", id, cause) != 0 ||
+	    state_rewind_mailbox(st, id, cause) != 0)
+		goto fail;
+	return state_exec(st, "COMMIT", cause);
+
+fail:
+	state_rollback(st);
+	return -1;
+}
+
+int
+state_forget_message(struct state *st, int64_t id, char **cause)
+{
+	int	 found;
+
+	if ((found = state_message_exists(st, id)) <= 0) {
+		if (found < 0)
+			*cause = state_error(st, "find message");
+		return found < 0 ? -1 : 1;
+	}
+	if (state_exec(st, "BEGIN IMMEDIATE", cause) != 0)
+		return -1;
+	if (state_rewind_mailbox(st, id, cause) != 0 ||
+	    state_exec_id(st, "DELETE FROM message WHERE id = ?1", id,
+	    cause) != 0) {
+		state_rollback(st);
+		return -1;
+	}
+	return state_exec(st, "COMMIT", cause);
+}
+
+int
+state_forget_account(struct state *st, const char *account,
+    const char *mailbox, int *count, char **cause)
+{
+	static const char *const sql[] = {
+		"DELETE FROM message WHERE account = ?1 AND "
+		"(?2 IS NULL OR mailbox = ?2)",
+		"DELETE FROM mailbox WHERE account = ?1 AND "
+		"(?2 IS NULL OR mailbox = ?2)",
+	};
+	sqlite3_stmt	*stmt;
+	size_t		 i;
+	int		 rc = 0;
+
+	if (state_exec(st, "BEGIN IMMEDIATE", cause) != 0)
+		return -1;
+	for (i = 0; i < sizeof sql / sizeof sql[0] && rc == 0; i++) {
+		if (state_prepare(st, sql[i], &stmt, cause) != 0) {
+			rc = -1;
+			break;
+		}
+		sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 2, mailbox, -1, SQLITE_STATIC);
+		if (sqlite3_step(stmt) != SQLITE_DONE) {
+			*cause = state_error(st, "forget");
+			rc = -1;
+		} else if (i == 0)
+			*count = sqlite3_changes(st->db);
+		sqlite3_finalize(stmt);
+	}
+	if (rc != 0) {
+		state_rollback(st);
+		return -1;
+	}
+	return state_exec(st, "COMMIT", cause);
+}
+
+int
+state_account_synced(struct state *st, const char *account, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (state_prepare(st, "INSERT INTO account_sync VALUES (?, ?, 0) ON "
+	    "CONFLICT (account) DO UPDATE SET last_success = "
+	    "excluded.last_success, warned = 0", &stmt, cause) != 0)
+		return -1;
+	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
+	if (rc != 0)
+		*cause = state_error(st, "save sync time");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+state_account_get(struct state *st, const char *account, time_t *last,
+    time_t *warned)
+{
+	sqlite3_stmt	*stmt;
+	char		*cause = NULL;
+	int		 rc = 1;
+
+	*last = 0;
+	*warned = 0;
+	if (state_prepare(st, "SELECT coalesce(last_success, 0), warned FROM "
+	    "account_sync WHERE account = ?", &stmt, &cause) != 0) {
+		log_error("%s", cause);
+		free(cause);
+		return -1;
+	}
+	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW) {
+		*last = (time_t)sqlite3_column_int64(stmt, 0);
+		*warned = (time_t)sqlite3_column_int64(stmt, 1);
+		rc = 0;
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+int
+state_account_warned(struct state *st, const char *account, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (state_prepare(st, "INSERT INTO account_sync VALUES (?1, NULL, ?2) "
+	    "ON CONFLICT (account) DO UPDATE SET warned = ?2", &stmt,
+	    cause) != 0)
+		return -1;
+	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
+	if (rc != 0)
+		*cause = state_error(st, "save liveness");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+/*
+ * The reading side, for `facteur state`: rows as JSON objects named by the
+ * columns; a column named X_json holds JSON text and becomes X.
+ */
+#define STATE_MSG_STATUS_SQL \
+	"CASE m.status WHEN 1 THEN 'pending' WHEN 2 THEN 'done' " \
+	"WHEN 3 THEN 'failed' ELSE 'none' END"
+#define STATE_ACT_STATUS_SQL \
+	"CASE a.status WHEN 0 THEN 'pending' WHEN 1 THEN 'done' " \
+	"ELSE 'failed' END"
+#define STATE_ACT_COLUMNS \
+	"a.idx AS action, a.rule, a.type, " STATE_ACT_STATUS_SQL \
+	" AS status, a.attempts, a.first_attempt, a.last_attempt, " \
+	"CASE WHEN a.status = 0 THEN a.next_attempt END AS next_attempt, " \
+	"a.done_at, a.last_error"
+
+static json_t *
+state_row(sqlite3_stmt *stmt)
+{
+	json_t		*o, *v;
+	json_error_t	 jerr;
+	const char	*name;
+	char		*key;
+	size_t		 len;
+	int		 i;
+
+	o = json_object();
+	for (i = 0; i < sqlite3_column_count(stmt); i++) {
+		name = sqlite3_column_name(stmt, i);
+		len = strlen(name);
+		switch (sqlite3_column_type(stmt, i)) {
+		case SQLITE_INTEGER:
+			v = json_integer(sqlite3_column_int64(stmt, i));
+			break;
+		case SQLITE_NULL:
+			v = json_null();
+			break;
+		default:
+			v = NULL;
+			if (len > 5 && strcmp(name + len - 5, "_json") == 0)
+				v = json_loads((const char *)
+				    sqlite3_column_text(stmt, i), 0, &jerr);
+			if (v == NULL)
+				v = json_string((const char *)
+				    sqlite3_column_text(stmt, i));
+			break;
+		}
+		if (len > 5 && strcmp(name + len - 5, "_json") == 0) {
+			key = xstrndup(name, len - 5);
+			json_object_set_new(o, key, v != NULL ? v : json_null());
+			free(key);
+		} else
+			json_object_set_new(o, name, v != NULL ? v :
+			    json_null());
+	}
+	return o;
+}
+
+/* Every row of stmt (bound by the caller) as an array; NULL on error. */
+static json_t *
+state_rows(struct state *st, sqlite3_stmt *stmt, char **cause)
+{
+	json_t	*rows = json_array();
+	int	 rc;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+		json_array_append_new(rows, state_row(stmt));
+	if (rc != SQLITE_DONE) {
+		*cause = state_error(st, "read");
+		json_decref(rows);
+		rows = NULL;
+	}
+	sqlite3_finalize(stmt);
+	return rows;
+}
+
+static void
+state_bind_filter(sqlite3_stmt *stmt, const struct state_filter *f)
+{
+	sqlite3_bind_text(stmt, 1, f->account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, f->mailbox, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 3, f->limit > 0 ? f->limit : -1);
+}
+
+json_t *
+state_list_messages(struct state *st, const struct state_filter *f,
+    char **cause)
+{
+	sqlite3_stmt	*stmt;
+
+	if (state_prepare(st, "SELECT m.id, m.account, m.mailbox, m.key, "
+	    "m.message_id, " STATE_MSG_STATUS_SQL " AS status, "
+	    "coalesce(json_extract(m.plan, '$.matched'), '[]') AS matched_json,"
+	    " m.created, m.updated FROM message m WHERE (?1 IS NULL OR "
+	    "m.account = ?1) AND (?2 IS NULL OR m.mailbox = ?2) "
+	    "ORDER BY m.id DESC LIMIT ?3", &stmt, cause) != 0)
+		return NULL;
+	state_bind_filter(stmt, f);
+	return state_rows(st, stmt, cause);
+}
+
+json_t *
+state_list_actions(struct state *st, enum state_act_status status,
+    const struct state_filter *f, char **cause)
+{
+	sqlite3_stmt	*stmt;
+
+	if (state_prepare(st, "SELECT m.id, m.account, m.mailbox, m.key, "
+	    "m.message_id, " STATE_ACT_COLUMNS " FROM action a JOIN message m "
+	    "ON m.id = a.message WHERE a.status = ?4 AND (?1 IS NULL OR "
+	    "m.account = ?1) AND (?2 IS NULL OR m.mailbox = ?2) "
+	    "ORDER BY m.id, a.idx LIMIT ?3", &stmt, cause) != 0)
+		return NULL;
+	state_bind_filter(stmt, f);
+	sqlite3_bind_int(stmt, 4, status);
+	return state_rows(st, stmt, cause);
+}
+
+json_t *
+state_message_get(struct state *st, int64_t id, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	json_t		*rows, *o, *actions;
+
+	if (state_prepare(st, "SELECT m.id, m.account, m.mailbox, m.key, "
+	    "m.message_id, m.hash, " STATE_MSG_STATUS_SQL " AS status, "
+	    "coalesce(json_extract(m.plan, '$.matched'), '[]') AS matched_json,"
+	    " m.plan AS plan_json, m.created, m.updated FROM message m "
+	    "WHERE m.id = ?", &stmt, cause) != 0)
+		return NULL;
+	sqlite3_bind_int64(stmt, 1, id);
+	if ((rows = state_rows(st, stmt, cause)) == NULL)
+		return NULL;
+	if ((o = json_array_get(rows, 0)) == NULL) {
+		json_decref(rows);
+		return NULL;
+	}
+	json_incref(o);
+	json_decref(rows);
+	if (state_prepare(st, "SELECT " STATE_ACT_COLUMNS ", a.fields AS "
+	    "fields_json FROM action a WHERE a.message = ? ORDER BY a.idx",
+	    &stmt, cause) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	sqlite3_bind_int64(stmt, 1, id);
+	if ((actions = state_rows(st, stmt, cause)) == NULL) {
+		json_decref(o);
+		return NULL;
+	}
+	json_object_set_new(o, "actions", actions);
+	return o;
+}
+
+json_t *
+state_list_accounts(struct state *st, char **cause)
+{
+	sqlite3_stmt	*stmt;
+
+	if (state_prepare(st, "SELECT n.account, (SELECT last_success FROM "
+	    "account_sync s WHERE s.account = n.account) AS last_success, "
+	    "(SELECT count(*) FROM message m WHERE m.account = n.account) AS "
+	    "messages, (SELECT count(*) FROM action a JOIN message m ON "
+	    "m.id = a.message WHERE m.account = n.account AND a.status = 0) AS "
+	    "pending, (SELECT count(*) FROM action a JOIN message m ON "
+	    "m.id = a.message WHERE m.account = n.account AND a.status = 2) AS "
+	    "failed FROM (SELECT account FROM account_sync UNION SELECT "
+	    "account FROM message) n ORDER BY n.account", &stmt, cause) != 0)
+		return NULL;
+	return state_rows(st, stmt, cause);
 }
 
 /*

@@ -7,7 +7,14 @@
  * before its first action runs; each action is marked done in its own
  * transaction right after it succeeds; the message is marked processed only
  * when no action is pending. After a crash, pending actions resume from the
- * journal and the rules are not evaluated again.
+ * journal and the rules are not evaluated again. An action that succeeded
+ * just before a crash, or before the journal refused the write that marks it
+ * done, is done again: a reply is then sent a second time with the same
+ * Message-ID (derived from the action's identity).
+ *
+ * A temporary failure is retried with backoff until retry.max_age after its
+ * first attempt, then it is final with its last error; a permanent one is
+ * final at once. `facteur state` reads all of this (see cmd-state.c).
  */
 #ifndef FACTEUR_STATE_H
 #define FACTEUR_STATE_H
@@ -39,6 +46,14 @@ struct state_action {
 	int			 attempts;
 	time_t			 next_attempt;
 	json_t			*fields;	/* owned; type, rule, ... */
+	time_t			 first_attempt;	/* 0: never tried */
+};
+
+/* Which rows `facteur state` lists: NULL and 0 for no filter. */
+struct state_filter {
+	const char	*account;
+	const char	*mailbox;
+	int		 limit;
 };
 
 /* Where a message comes from, and what identifies it there. */
@@ -77,6 +92,8 @@ int	state_action_done(struct state *, int64_t id, int idx, char **cause);
 /* A failure: permanent ones are final, temporary ones retry at `retry`. */
 int	state_action_failed(struct state *, int64_t id, int idx,
 	    const char *error, bool permanent, time_t retry, char **cause);
+/* Make a pending action due now, without counting an attempt. */
+int	state_action_due(struct state *, int64_t id, int idx, char **cause);
 /* Mark the message finished, DONE or FAILED by its actions. */
 int	state_message_finish(struct state *, int64_t id,
 	    enum state_msg_status *, char **cause);
@@ -91,5 +108,48 @@ int	state_sent_add(struct state *, const char *account,
  * with a handle starting with prefix (NULL: any); -1 on error. */
 int	state_sent_count_prefix(struct state *, const char *account,
 	    const char *sender, const char *prefix, time_t since);
+
+/*
+ * Operator commands. Retry: the message's failed and pending actions become
+ * pending and due now, with a fresh retry.max_age window; an IMAP mailbox's
+ * saved UID is lowered so the next pass fetches the message again. Forget:
+ * the journal entries go, so the mail is processed again (the whole account
+ * or mailbox is rescanned from its first message). Both return 1 when there
+ * is no such message.
+ */
+int	state_message_retry(struct state *, int64_t id, int *changed,
+	    char **cause);
+int	state_forget_message(struct state *, int64_t id, char **cause);
+int	state_forget_account(struct state *, const char *account,
+	    const char *mailbox, int *count, char **cause);
+
+/* Liveness: the last successful pass over each account, and when `facteur
+ * run` last warned that it is late (0: not since the last success).
+ * state_account_get() returns 1 when the account never synced. */
+int	state_account_synced(struct state *, const char *account, char **);
+int	state_account_get(struct state *, const char *account, time_t *last,
+	    time_t *warned);
+int	state_account_warned(struct state *, const char *account, char **);
+
+/*
+ * Reading for `facteur state`, as new JSON values (caller decrefs), NULL and
+ * *cause on error. Times are Unix seconds, null when not known; statuses are
+ * "pending", "done", "failed".
+ *   messages: [{id, account, mailbox, key, message_id, status, matched,
+ *              created, updated}], newest first
+ *   actions:  [{id, account, mailbox, key, message_id, action, rule, type,
+ *              status, attempts, first_attempt, last_attempt, next_attempt,
+ *              done_at, last_error}] with the given status
+ *   message:  one message's object plus hash, plan and actions (each with
+ *             its fields); NULL with *cause NULL when there is none
+ *   accounts: [{account, last_success, messages, pending, failed}] for
+ *             every account with a pass or a message in the journal
+ */
+json_t	*state_list_messages(struct state *, const struct state_filter *,
+	    char **);
+json_t	*state_list_actions(struct state *, enum state_act_status,
+	    const struct state_filter *, char **);
+json_t	*state_message_get(struct state *, int64_t id, char **);
+json_t	*state_list_accounts(struct state *, char **);
 
 #endif

@@ -69,6 +69,11 @@ else
 	echo "not ok - check: $n errors reported, not 6"
 fi
 
+# retry and liveness: durations, with their positions.
+run 78 "bad retry and liveness keys" check -c $D/bad-retry.yaml
+has "$D/bad-retry.yaml:3:12: 'max_age' expects a duration such as 30s, 5m, 2h or 7d"
+has "$D/bad-retry.yaml:6:3: unknown key 'every' in liveness (expected: warn_after)"
+
 run 78 "a missing rule file" check -r $D/no-such-file.yaml
 has "$D/no-such-file.yaml: cannot open: No such file or directory"
 run 64 "a stray argument" check extra

@@ -115,6 +115,15 @@ def test_maildir(t, h, rules):
     if cp.returncode != 0:
         t.diag(cp.stderr[-3000:])
     t.eq(replies(h) - before, 5, 'maildir: one reply per order')
+    t.ok(re.search(r'^facteur: seen: md-seen: 1700000001\.M1P1\.host: <>: '
+                   r'matched order-received; reply=done; done '
+                   r'\(journal #\d+\)$', cp.stderr, re.M),
+         'log: the Maildir is named by its directory, the file by its key',
+         cp.stderr)
+    t.ok(re.search(r'^facteur: seen: md-seen: 1700000002\.M2P1\.host: <>: '
+                   r'matched nothing; no action; done \(journal #\d+\)$',
+                   cp.stderr, re.M), 'log: a message no rule matched',
+         cp.stderr)
     h.wait_for_messages('alice', 2)
     h.wait_for_messages('bob', 1)
     h.wait_for_messages('carol', 2)
@@ -169,6 +178,10 @@ def test_deliver(t, h, rules):
     if cp.returncode != 0:
         t.diag(cp.stderr[-3000:])
     t.eq(replies(h) - before, 1, 'deliver: one reply sent')
+    t.ok(re.search(r'^facteur: mta: stdin: d1@example\.test: '
+                   r'<d1@example\.test>: matched order-received; '
+                   r'reply=done; done \(journal #\d+\)$', cp.stderr, re.M),
+         'log: deliver names the mailbox stdin', cp.stderr)
     h.wait_for_messages('dave', 1)
     t.eq(subjects(h, 'dave'), ['Re: Order #600001'],
          'deliver: the reply read back over IMAP')

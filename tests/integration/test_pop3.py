@@ -103,6 +103,16 @@ def test_delete(t, h, rules):
     if cp.returncode != 0:
         t.diag(cp.stderr[-3000:])
     t.eq(replies(h) - before, 2, 'pop3://: one reply per order')
+    t.ok(re.search(r'^facteur: popdel: INBOX: \S+: <o1@example\.test>: '
+                   r'matched order-received; reply=done; done '
+                   r'\(journal #\d+\)$', cp.stderr, re.M),
+         'log: one line names account, INBOX, UIDL, Message-ID, rule, '
+         'action outcome and status', cp.stderr)
+    t.ok(re.search(r'^facteur: popdel: INBOX: \S+: <q1@example\.test>: '
+                   r'matched nothing; no action; done \(journal #\d+\)$',
+                   cp.stderr, re.M),
+         'log: a message no rule matched', cp.stderr)
+    t.ok(not re.search(r'\bsecret\b', cp.stderr), 'log: no password')
     h.wait_for_messages('alice', 2)
     t.eq(subjects(h, 'alice'), ['Re: Order #100001', 'Re: Order #100002'],
          'pop3://: the replies read back over IMAP')
@@ -121,7 +131,10 @@ def test_delete(t, h, rules):
         h.start_smtp()
     t.ok(cp.returncode in (0, 75), 'pop3://: SMTP down: run ends normally',
          cp.stderr)
-    t.ok('pending' in cp.stderr, 'the message is reported pending',
+    t.ok(re.search(r'^facteur: popdel: INBOX: \S+: <o3@example\.test>: '
+                   r'matched order-received; reply=retry\(1\); pending '
+                   r'\(journal #\d+\)$', cp.stderr, re.M),
+         'the message is reported pending, the reply to be retried',
          cp.stderr)
     t.eq(pop3_count(h, 'carol', 'starttls'), 1,
          'after: delete: a pending message is not deleted')

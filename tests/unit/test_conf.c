@@ -212,6 +212,45 @@ test_default_state(void **st)
 }
 
 static void
+test_retry_liveness(void **st)
+{
+	struct diag	 d;
+	struct conf	*c;
+	char		*path;
+
+	(void)st;
+	path = write_file("defaults.yaml", "accounts: []\n");
+	diag_init(&d);
+	c = conf_load(path, &d);
+	assert_non_null(c);
+	assert_int_equal(c->retry_max_age, 2 * 86400);
+	assert_int_equal(c->liveness_warn_after, 3600);
+	conf_free(c);
+	free(path);
+	path = write_file("set.yaml", "retry: {max_age: 3h}\n"
+	    "liveness: {warn_after: 0}\naccounts: []\n");
+	c = conf_load(path, &d);
+	assert_non_null(c);
+	assert_int_equal(c->retry_max_age, 3 * 3600);
+	assert_int_equal(c->liveness_warn_after, 0);
+	conf_free(c);
+	free(path);
+	path = write_file("bad-retry.yaml", "retry: {max_age: soon}\n"
+	    "liveness: {warn_afer: 1h}\naccounts: []\nretry2: 1\n");
+	assert_null(conf_load(path, &d));
+	assert_true(has_diag(&d, 1, 18, "'max_age' expects a duration"));
+	assert_true(has_diag(&d, 2, 12, "unknown key 'warn_afer' in liveness"));
+	diag_free(&d);
+	diag_init(&d);
+	free(path);
+	path = write_file("zero-retry.yaml", "retry:\n  max_age: 0s\n");
+	assert_null(conf_load(path, &d));
+	assert_true(has_diag(&d, 2, 12, "'max_age' must be more than 0s"));
+	diag_free(&d);
+	free(path);
+}
+
+static void
 test_errors(void **st)
 {
 	struct diag	 d;
@@ -389,6 +428,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_example),
 		cmocka_unit_test(test_default_state),
+		cmocka_unit_test(test_retry_liveness),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_bad_yaml),
 		cmocka_unit_test(test_rules_fit),

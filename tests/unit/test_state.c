@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -148,6 +149,192 @@ test_sent_counts(void **st)
 	state_close(s);
 }
 
+/* Plan one message with n reply actions under key; its journal id. */
+static int64_t
+plan_one(struct state *s, const char *account, const char *key, int n)
+{
+	struct state_ident	 id = { account, "INBOX", key, NULL, key };
+	json_t			*plan, *acts;
+	char			*cause = NULL;
+	int64_t			 rowid = 0;
+	int			 i;
+
+	acts = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(acts, json_pack("{s:s,s:s,s:s}", "rule",
+		    "r", "type", "reply", "to", "a@x"));
+	plan = json_pack("{s:[s],s:o}", "matched", "r", "actions", acts);
+	assert_int_equal(state_message_plan(s, &id, plan, &rowid, &cause), 0);
+	json_decref(plan);
+	return rowid;
+}
+
+static void
+test_due_and_attempt_times(void **st)
+{
+	struct state		*s;
+	struct state_action	*v;
+	char			*cause = NULL;
+	int64_t			 id;
+	size_t			 n;
+	time_t			 before = time(NULL);
+
+	(void)st;
+	assert_int_equal(state_open(dbpath, &s, &cause), 0);
+	id = plan_one(s, "acct1", "7/1", 1);
+	assert_int_equal(state_actions(s, id, &v, &n, &cause), 0);
+	assert_int_equal(v[0].first_attempt, 0);
+	state_actions_free(v, n);
+	assert_int_equal(state_action_failed(s, id, 0, "421", false,
+	    before + 3600, &cause), 0);
+	assert_int_equal(state_actions(s, id, &v, &n, &cause), 0);
+	assert_true(v[0].first_attempt >= before);
+	assert_int_equal(v[0].next_attempt, before + 3600);
+	assert_int_equal(v[0].attempts, 1);
+	state_actions_free(v, n);
+	/* Due now, and no attempt counted. */
+	assert_int_equal(state_action_due(s, id, 0, &cause), 0);
+	assert_int_equal(state_actions(s, id, &v, &n, &cause), 0);
+	assert_int_equal(v[0].next_attempt, 0);
+	assert_int_equal(v[0].attempts, 1);
+	assert_int_equal(v[0].status, STATE_ACT_PENDING);
+	state_actions_free(v, n);
+	state_close(s);
+}
+
+static void
+test_retry_and_forget(void **st)
+{
+	struct state		*s;
+	struct state_action	*v;
+	enum state_msg_status	 ms;
+	json_t			*rows, *m;
+	char			*cause = NULL;
+	int64_t			 id, other;
+	size_t			 n;
+	uint32_t		 uv = 0, last = 0;
+	int			 changed = -1, count = 0;
+	struct state_filter	 f = { "acct2", NULL, 0 };
+
+	(void)st;
+	assert_int_equal(state_open(dbpath, &s, &cause), 0);
+	assert_int_equal(state_mailbox_set(s, "acct2", "INBOX", 9, 40, &cause),
+	    0);
+	id = plan_one(s, "acct2", "9/30", 2);
+	other = plan_one(s, "acct2", "9/35", 1);
+	assert_int_equal(state_action_done(s, id, 0, &cause), 0);
+	assert_int_equal(state_action_failed(s, id, 1, "550 no", true, 0,
+	    &cause), 0);
+	assert_int_equal(state_message_finish(s, id, &ms, &cause), 0);
+	assert_int_equal(ms, STATE_MSG_FAILED);
+	rows = state_list_actions(s, STATE_ACT_FAILED, &f, &cause);
+	assert_int_equal(json_array_size(rows), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+	    rows, 0), "last_error")), "550 no");
+	json_decref(rows);
+	/* Retry: the failed action is pending and due, the done one stays
+	 * done, and the mailbox will be read again from UID 30. */
+	assert_int_equal(state_message_retry(s, id, &changed, &cause), 0);
+	assert_int_equal(changed, 1);
+	assert_int_equal(state_actions(s, id, &v, &n, &cause), 0);
+	assert_int_equal(v[0].status, STATE_ACT_DONE);
+	assert_int_equal(v[1].status, STATE_ACT_PENDING);
+	assert_int_equal(v[1].next_attempt, 0);
+	assert_int_equal(v[1].first_attempt, 0);
+	state_actions_free(v, n);
+	assert_int_equal(state_message_status(s, &(struct state_ident){ "acct2",
+	    "INBOX", "9/30", NULL, NULL }, NULL), STATE_MSG_PLANNED);
+	assert_int_equal(state_mailbox_get(s, "acct2", "INBOX", &uv, &last), 0);
+	assert_int_equal(last, 29);
+	assert_int_equal(state_message_retry(s, 9999, &changed, &cause), 1);
+	/* Show: the whole record. */
+	m = state_message_get(s, id, &cause);
+	assert_non_null(m);
+	assert_string_equal(json_string_value(json_object_get(m, "status")),
+	    "pending");
+	assert_int_equal(json_array_size(json_object_get(m, "actions")), 2);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+	    json_array_get(json_object_get(m, "actions"), 1), "fields"), "to")),
+	    "a@x");
+	json_decref(m);
+	assert_null(state_message_get(s, 9999, &cause));
+	assert_null(cause);
+	/* Forget one, then the rest of the account. */
+	assert_int_equal(state_forget_message(s, other, &cause), 0);
+	assert_int_equal(state_forget_message(s, other, &cause), 1);
+	rows = state_list_messages(s, &f, &cause);
+	assert_int_equal(json_array_size(rows), 1);
+	json_decref(rows);
+	assert_int_equal(state_forget_account(s, "acct2", NULL, &count,
+	    &cause), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(state_mailbox_get(s, "acct2", "INBOX", &uv, &last), 1);
+	state_close(s);
+}
+
+static void
+test_account_sync(void **st)
+{
+	struct state	*s;
+	char		*cause = NULL;
+	time_t		 last, warned;
+
+	(void)st;
+	assert_int_equal(state_open(dbpath, &s, &cause), 0);
+	assert_int_equal(state_account_get(s, "acct3", &last, &warned), 1);
+	assert_int_equal(state_account_warned(s, "acct3", &cause), 0);
+	assert_int_equal(state_account_get(s, "acct3", &last, &warned), 0);
+	assert_true(warned > 0 && warned <= time(NULL));
+	assert_int_equal(last, 0);
+	assert_int_equal(state_account_synced(s, "acct3", &cause), 0);
+	assert_int_equal(state_account_get(s, "acct3", &last, &warned), 0);
+	assert_int_equal(warned, 0);
+	assert_true(last > 0 && last <= time(NULL));
+	state_close(s);
+}
+
+/* A journal written by the first schema opens and gains the new columns. */
+static void
+test_migrate_from_1(void **st)
+{
+	struct state		*s;
+	struct state_action	*v;
+	char			*cause = NULL, *cmd, *old;
+	size_t			 n;
+
+	(void)st;
+	old = xasprintf("%s.v1", dbpath);
+	cmd = xasprintf("sqlite3 '%s' \"CREATE TABLE mailbox (account TEXT NOT "
+	    "NULL, mailbox TEXT NOT NULL, uidvalidity INTEGER NOT NULL, last_uid"
+	    " INTEGER NOT NULL, last_sync INTEGER NOT NULL, PRIMARY KEY "
+	    "(account, mailbox)); CREATE TABLE message (id INTEGER PRIMARY KEY,"
+	    " account TEXT NOT NULL, mailbox TEXT NOT NULL, key TEXT NOT NULL, "
+	    "message_id TEXT, hash TEXT NOT NULL, status INTEGER NOT NULL, plan "
+	    "TEXT, created INTEGER NOT NULL, updated INTEGER NOT NULL, UNIQUE "
+	    "(account, mailbox, key)); CREATE TABLE action (message INTEGER NOT "
+	    "NULL, idx INTEGER NOT NULL, rule TEXT, type TEXT NOT NULL, fields "
+	    "TEXT NOT NULL, status INTEGER NOT NULL, attempts INTEGER NOT NULL "
+	    "DEFAULT 0, last_error TEXT, next_attempt INTEGER NOT NULL DEFAULT "
+	    "0, done_at INTEGER, PRIMARY KEY (message, idx)); CREATE TABLE sent"
+	    " (account TEXT NOT NULL, sender TEXT NOT NULL, handle TEXT NOT "
+	    "NULL, at INTEGER NOT NULL); INSERT INTO message VALUES (1, 'a', "
+	    "'INBOX', '1/1', NULL, 'h', 1, '{}', 0, 0); INSERT INTO action "
+	    "VALUES (1, 0, 'r', 'reply', '{}', 0, 3, 'x', 5, NULL); PRAGMA "
+	    "user_version = 1;\"", old);
+	if (system(cmd) != 0)
+		skip();
+	free(cmd);
+	assert_int_equal(state_open(old, &s, &cause), 0);
+	assert_int_equal(state_actions(s, 1, &v, &n, &cause), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].attempts, 3);
+	assert_int_equal(v[0].first_attempt, 0);
+	state_actions_free(v, n);
+	assert_int_equal(state_account_synced(s, "a", &cause), 0);
+	state_close(s);
+	free(old);
+}
+
 int
 main(void)
 {
@@ -156,6 +343,10 @@ main(void)
 		cmocka_unit_test(test_plan_and_finish),
 		cmocka_unit_test(test_known_by_hash),
 		cmocka_unit_test(test_sent_counts),
+		cmocka_unit_test(test_due_and_attempt_times),
+		cmocka_unit_test(test_retry_and_forget),
+		cmocka_unit_test(test_account_sync),
+		cmocka_unit_test(test_migrate_from_1),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
