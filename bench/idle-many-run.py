@@ -15,6 +15,7 @@ on exit or failure (the harness, and the process group of facteur).
 Usage: idle-many-run.py RULES.yaml [N] [WINDOW]
 Prints `key value` lines. Env: FACTEUR (default ./facteur)."""
 import os
+import pwd
 import re
 import signal
 import subprocess
@@ -95,6 +96,24 @@ def fail(msg, log=None):
     sys.exit(1)
 
 
+def missing(h, p, log, seen, n):
+    """Fail, saying which accounts are not in IDLE and what they logged."""
+    names = ['u%04d' % i for i in range(1, n + 1)]
+    lost = [u for u in names if u not in seen]
+    log.seek(0)
+    lines = log.read().splitlines()
+    out = ['%d of %d accounts in IDLE after 180 s; %d connections; '
+           'not in IDLE: %s' % (len(seen), n,
+                                established(p.pid, h.ports['imaps']),
+                                ' '.join(lost[:20]))]
+    for u in lost[:5]:
+        out += [l for l in lines if re.search(r'\b%s\b' % u, l)][-10:]
+    out += [l for l in lines if 'retrying' in l or 'rror' in l][-20:]
+    out.append('--- dovecot log')
+    out += h.log('dovecot').splitlines()[-20:]
+    fail('\n'.join(out))
+
+
 def main():
     if len(sys.argv) not in (2, 3, 4):
         sys.stderr.write('usage: idle-many-run.py RULES.yaml [N] [WINDOW]\n')
@@ -108,19 +127,30 @@ def main():
     # connection to the log, config and anvil services: raise both limits
     # above N. TLS sessions stay in their login process: run a few
     # login processes that each take many clients.
-    limits = dict(process_limit=n + 100, client_limit=2 * n + 200,
+    limits = dict(process_limit=n + 100, client_limit=2 * n + 300,
                   login_processes=4)
+    # Dovecot takes an inotify instance per IDLE session, counted per
+    # user: keep ours apart from the integration tests' user.
+    try:
+        pwd.getpwnam('nobody')
+        limits['mail_user'] = 'nobody'
+    except KeyError:
+        pass
     say('dovecot', ' '.join('%s=%s' % kv for kv in sorted(limits.items())))
     say('nofile', os.sysconf('SC_OPEN_MAX'))
     t = time.monotonic()
     with Harness(users=users, smtp=False, **limits) as h:
         say('harness_s', '%.1f' % (time.monotonic() - t))
         cfg = h.write_config(config(h, n, rules))
-        log = open(os.path.join(h.tmp, 'facteur', 'daemon.log'), 'w+')
-        t0 = time.monotonic()
-        p = subprocess.Popen([exe, 'run', '-v', '-c', cfg], stdout=log,
-                             stderr=subprocess.STDOUT, cwd=h.tmp,
-                             start_new_session=True)
+        path = os.path.join(h.tmp, 'facteur', 'daemon.log')
+        # facteur writes with O_APPEND; the reader has its own offset, so
+        # reading never moves where the next line is written.
+        with open(path, 'a') as out:
+            t0 = time.monotonic()
+            p = subprocess.Popen([exe, 'run', '-v', '-c', cfg], stdout=out,
+                                 stderr=subprocess.STDOUT, cwd=h.tmp,
+                                 start_new_session=True)
+        log = open(path)
         h._record_pgid(p.pid)
         try:
             run(h, p, log, n, window, t0)
@@ -149,8 +179,7 @@ def run(h, p, log, n, window, t0):
             fail('facteur exited with %s before all were in IDLE'
                  % p.returncode, log)
         if time.monotonic() > deadline:
-            fail('%d of %d accounts in IDLE after 180 s' % (len(seen), n),
-                 log)
+            missing(h, p, log, seen, n)
         log.seek(pos)
         text = log.read()
         cut = text.rfind('\n') + 1      # whole lines only

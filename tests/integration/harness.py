@@ -398,7 +398,8 @@ class Harness:
 
     def __init__(self, users=None, smtp=True, require_auth=False,
                  keep=None, max_userip_connections=1000,
-                 process_limit=None, client_limit=None, login_processes=None):
+                 process_limit=None, client_limit=None, login_processes=None,
+                 mail_user=None):
         """users: {name: password} or names (password 'secret'); many
         users are best given here: add_user() waits for each to log in.
 
@@ -410,7 +411,11 @@ class Harness:
         login_processes=N runs imap-login and pop3-login in
         high-performance mode (service_count = 0), N processes each taking
         many clients, instead of one process per connection, which with
-        TLS lives as long as the connection does."""
+        TLS lives as long as the connection does.
+
+        mail_user: the system user owning the mail (default 'facteurtest',
+        else 'nobody'); inotify instances, which Dovecot takes one per
+        IDLE session, are counted per user."""
         self.host = '127.0.0.1'
         self.domain = DOMAIN
         if users is None:
@@ -438,10 +443,11 @@ class Harness:
         self.dovecot = _find_exe('dovecot')
         self.exim = _find_exe('exim4', 'exim')
         self.openssl = _find_exe('openssl')
-        owner = _first_user('facteurtest', 'nobody')
+        owner = _first_user(*((mail_user,) if mail_user else
+                              ('facteurtest', 'nobody')))
         if owner is None:
-            raise HarnessError("no 'facteurtest' or 'nobody' user: "
-                               "run tests/deps.sh")
+            raise HarnessError("no user %s: run tests/deps.sh"
+                               % (mail_user or "'facteurtest' or 'nobody'"))
         self.mail_uid, self.mail_gid = owner.pw_uid, owner.pw_gid
         ex = _first_user('Debian-exim', 'exim', 'mail')
         self.exim_user = ex.pw_name if ex else None
