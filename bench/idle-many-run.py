@@ -13,10 +13,12 @@ SIGTERM, which must end it with status 0. Everything started is stopped
 on exit or failure (the harness, and the process group of facteur).
 
 Usage: idle-many-run.py RULES.yaml [N] [WINDOW]
-Prints `key value` lines. Env: FACTEUR (default ./facteur)."""
+Prints `key value` lines. Env: FACTEUR (default ./facteur), FACTEUR_NOFILE
+(facteur's RLIMIT_NOFILE, default: inherited)."""
 import os
 import pwd
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -43,6 +45,15 @@ def config(h, n, rules):
     rules: [%(rules)s]''' % dict(i=i, port=h.ports['imaps'], ca=h.ca_file,
                                  rules=rules))
     return '\n'.join(out) + '\n'
+
+
+def facteur_nofile():
+    """In the child: FACTEUR_NOFILE, when set, is facteur's soft limit on
+    open files (Dovecot keeps the script's)."""
+    n = os.environ.get('FACTEUR_NOFILE')
+    if n:
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (int(n), hard))
 
 
 def cpu_ticks(pid):
@@ -137,7 +148,8 @@ def main():
     except KeyError:
         pass
     say('dovecot', ' '.join('%s=%s' % kv for kv in sorted(limits.items())))
-    say('nofile', os.sysconf('SC_OPEN_MAX'))
+    say('nofile', os.environ.get('FACTEUR_NOFILE') or
+        os.sysconf('SC_OPEN_MAX'))
     t = time.monotonic()
     with Harness(users=users, smtp=False, **limits) as h:
         say('harness_s', '%.1f' % (time.monotonic() - t))
@@ -149,7 +161,8 @@ def main():
             t0 = time.monotonic()
             p = subprocess.Popen([exe, 'run', '-v', '-c', cfg], stdout=out,
                                  stderr=subprocess.STDOUT, cwd=h.tmp,
-                                 start_new_session=True)
+                                 start_new_session=True,
+                                 preexec_fn=facteur_nofile)
         log = open(path)
         h._record_pgid(p.pid)
         try:
@@ -202,6 +215,7 @@ def run(h, p, log, n, window, t0):
     say('all_idle_s', '%.1f' % t_idle)
     say('startup_cpu_s', '%.2f' % (ticks_start / TICK))
     say('connections', conns)
+    say('fds', len(os.listdir('/proc/%d/fd' % p.pid)))
     st = status(p.pid)
     for k in ('VmRSS', 'VmHWM', 'Pss', 'RssAnon', 'RssFile', 'VmData'):
         say(k, st.get(k, 0))

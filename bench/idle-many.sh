@@ -6,7 +6,8 @@
 # CPU (utime + stime over WINDOW, default 60 s, of idle waiting, as a
 # percentage of one core). Targets: RSS < 100 MB, CPU < 2% of one core.
 # bench/idle-many-run.py does the work; it needs root (Dovecot).
-# Env: FACTEUR (default ./facteur), N, WINDOW, NOFILE (default 8192).
+# Env: FACTEUR (default ./facteur), N, WINDOW, NOFILE (default 8192),
+# FACTEUR_NOFILE (facteur's own limit, default: NOFILE).
 root=$(cd "$(dirname "$0")/.." && pwd)
 facteur=${FACTEUR:-$root/facteur}
 shared=$(dirname "$root")/shared
@@ -41,6 +42,7 @@ awk -v n="$n" '
 		printf "idle-many: Dovecot: %s (harness.py keyword args)\n", d
 		printf "idle-many: all %d in IDLE after %.1f s (%d connections ESTABLISHED); CPU to get there %.2f s, %.1f ms per account\n",
 		    n, v["all_idle_s"], v["connections"], v["startup_cpu_s"], v["startup_cpu_s"] * 1000 / n
+		printf "idle-many: %d open file descriptors (%.1f per account)\n", v["fds"], v["fds"] / n
 		rss = v["VmRSS"] / 1024; pss = v["Pss"] / 1024
 		printf "idle-many: RSS %.1f MiB (PSS %.1f MiB, anonymous %.1f MiB, %.0f KiB per account)  target < 100 MiB  %.2f of target  %s\n",
 		    rss, pss, v["RssAnon"] / 1024, v["RssAnon"] / n, rss / 100, rss < 100 ? "ok" : "MISSED"
