@@ -219,12 +219,22 @@ def run(h, p, log, n, window, t0):
     st = status(p.pid)
     for k in ('VmRSS', 'VmHWM', 'Pss', 'RssAnon', 'RssFile', 'VmData'):
         say(k, st.get(k, 0))
+    # IDLE_MANY_STRACE=FILE: what the daemon does in the window, for
+    # finding where idle CPU goes (strace's own cost is counted too).
+    trace = None
+    if os.environ.get('IDLE_MANY_STRACE'):
+        trace = subprocess.Popen(['strace', '-tt', '-p', str(p.pid), '-o',
+                                  os.environ['IDLE_MANY_STRACE']],
+                                 stderr=subprocess.DEVNULL)
     w0 = time.monotonic()
     c0 = cpu_ticks(p.pid)
     # The measurement window itself: the daemon is left alone.
     time.sleep(window)
     c1 = cpu_ticks(p.pid)
     w1 = time.monotonic()
+    if trace is not None:
+        trace.terminate()
+        trace.wait()
     if p.poll() is not None:
         fail('facteur exited with %s while idle' % p.returncode, log)
     say('window_s', '%.1f' % (w1 - w0))

@@ -44,7 +44,7 @@ awk -v n="$n" '
 		    n, v["all_idle_s"], v["connections"], v["startup_cpu_s"], v["startup_cpu_s"] * 1000 / n
 		printf "idle-many: %d open file descriptors (%.1f per account)\n", v["fds"], v["fds"] / n
 		rss = v["VmRSS"] / 1024; pss = v["Pss"] / 1024
-		printf "idle-many: RSS %.1f MiB (PSS %.1f MiB, anonymous %.1f MiB, %.0f KiB per account)  target < 100 MiB  %.2f of target  %s\n",
+		printf "idle-many: RSS %.1f MiB (PSS %.1f MiB, anonymous %.1f MiB = %.0f KiB x accounts)  target < 100 MiB  %.2f of target  %s\n",
 		    rss, pss, v["RssAnon"] / 1024, v["RssAnon"] / n, rss / 100, rss < 100 ? "ok" : "MISSED"
 		printf "idle-many: CPU %.3f%% of one core over %.0f s idle (%d ticks)  target < 2%%  %s\n",
 		    v["idle_cpu_pct"], v["window_s"], v["idle_cpu_ticks"], v["idle_cpu_pct"] < 2 ? "ok" : "MISSED"
