@@ -28,9 +28,13 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' INT TERM HUP
 python3 "$rulesgen" "$shared/bench/rules.tsv" >"$tmp/rules.yaml" || exit 1
 # The harness stops Dovecot and facteur whatever happens; timeout bounds
-# the whole.
+# the whole. In the background, so that a signal to this script reaches it
+# at once (timeout passes it on).
 FACTEUR=$facteur timeout -k 10 290 python3 "$root/bench/idle-many-run.py" \
-    "$tmp/rules.yaml" "$n" "$window" >"$tmp/out" || {
+    "$tmp/rules.yaml" "$n" "$window" >"$tmp/out" &
+job=$!
+trap 'kill -TERM $job 2>/dev/null; wait $job; exit 1' INT TERM HUP
+wait $job || {
 	cat "$tmp/out" >&2
 	echo "bench/idle-many.sh: failed" >&2
 	exit 1

@@ -82,9 +82,14 @@ if [ "$(id -u)" != 0 ]; then
 	echo "memory: run --once over IMAP skipped (the harness's Dovecot needs root)"
 	exit 0
 fi
-# The harness stops Dovecot whatever happens; timeout bounds the whole.
+# The harness stops Dovecot and facteur whatever happens; timeout bounds
+# the whole. In the background, so that a signal to this script reaches it
+# at once (timeout passes it on).
 FACTEUR=$facteur timeout -k 10 280 python3 "$root/bench/mem-imap.py" \
-    "$tmp/rules.yaml" "$corpus" "$tmp/big.eml" >"$tmp/imap" || {
+    "$tmp/rules.yaml" "$corpus" "$tmp/big.eml" >"$tmp/imap" &
+job=$!
+trap 'kill -TERM $job 2>/dev/null; wait $job; exit 1' INT TERM HUP
+wait $job || {
 	echo "bench/memory.sh: run --once over IMAP failed" >&2
 	exit 1
 }
