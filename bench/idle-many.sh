@@ -22,6 +22,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 # One descriptor per account, in facteur and in Dovecot's login
 # processes: more than the usual soft limit of 1024.
+# shellcheck disable=SC3045 # dash and bash both have ulimit -n
 ulimit -n "${NOFILE:-8192}" || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -57,13 +57,12 @@ msg() {
 }
 
 cd "$corpus" || exit 1
-files=$(ls | grep '\.eml$')
-count=$(echo "$files" | wc -l)
-bytes=$(cat $files | wc -c)
+set -- *.eml
+count=$#
+bytes=$(cat "$@" | wc -c)
+base=$(peak "facteur --version" "$facteur" --version) || exit 1
+kib=$(peak "facteur test" "$facteur" test -r "$tmp/rules.yaml" "$@") || exit 1
 cd "$root" || exit 1
-base=$(peak "facteur --version" "$facteur" --version)
-# shellcheck disable=SC2086
-kib=$(cd "$corpus" && peak "facteur test" "$facteur" test -r "$tmp/rules.yaml" $files) || exit 1
 echo "memory: corpus $count messages, $(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }') MB from $corpus; 50 rules"
 echo "memory: (startup alone, facteur --version: $(awk -v k="$base" 'BEGIN { printf "%.1f", k / 1024 }') MiB: libraries, no message)"
 line "facteur test -r RULES, whole corpus" "$kib" 32768
