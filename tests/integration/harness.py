@@ -397,7 +397,25 @@ class Harness:
     ca_file, tmp, users ({name: password}), domain, lmtp_socket."""
 
     def __init__(self, users=None, smtp=True, require_auth=False,
-                 keep=None):
+                 keep=None, max_userip_connections=1000,
+                 process_limit=None, client_limit=None, login_processes=None,
+                 mail_user=None):
+        """users: {name: password} or names (password 'secret'); many
+        users are best given here: add_user() waits for each to log in.
+
+        Dovecot limits, for many concurrent clients (None: Dovecot's own
+        default, and nothing is written): process_limit sets
+        default_process_limit (one imap process per session; Dovecot: 100)
+        and client_limit default_client_limit (Dovecot: 1000; every process
+        also holds a connection to the log and config services);
+        login_processes=N runs imap-login and pop3-login in
+        high-performance mode (service_count = 0), N processes each taking
+        many clients, instead of one process per connection, which with
+        TLS lives as long as the connection does.
+
+        mail_user: the system user owning the mail (default 'facteurtest',
+        else 'nobody'); inotify instances, which Dovecot takes one per
+        IDLE session, are counted per user."""
         self.host = '127.0.0.1'
         self.domain = DOMAIN
         if users is None:
@@ -407,6 +425,10 @@ class Harness:
         self.users = dict(users)
         self.want_smtp = smtp
         self.require_auth = require_auth
+        self.max_userip_connections = max_userip_connections
+        self.process_limit = process_limit
+        self.client_limit = client_limit
+        self.login_processes = login_processes
         self.keep = (os.environ.get('KEEP_HARNESS') == '1'
                      if keep is None else keep)
         self.tmp = None
@@ -421,10 +443,11 @@ class Harness:
         self.dovecot = _find_exe('dovecot')
         self.exim = _find_exe('exim4', 'exim')
         self.openssl = _find_exe('openssl')
-        owner = _first_user('facteurtest', 'nobody')
+        owner = _first_user(*((mail_user,) if mail_user else
+                              ('facteurtest', 'nobody')))
         if owner is None:
-            raise HarnessError("no 'facteurtest' or 'nobody' user: "
-                               "run tests/deps.sh")
+            raise HarnessError("no user %s: run tests/deps.sh"
+                               % (mail_user or "'facteurtest' or 'nobody'"))
         self.mail_uid, self.mail_gid = owner.pw_uid, owner.pw_gid
         ex = _first_user('Debian-exim', 'exim', 'mail')
         self.exim_user = ex.pw_name if ex else None
@@ -737,10 +760,28 @@ class Harness:
             instance=os.path.basename(self.tmp),
             cert=self.cert_file, key=self.key_file,
             uid=self.mail_uid, gid=self.mail_gid,
-            min_uid=min(self.mail_uid, 500), domain=self.domain)
+            min_uid=min(self.mail_uid, 500), domain=self.domain,
+            max_userip=self.max_userip_connections)
+        conf += self._dovecot_limits()
         self.dovecot_conf = os.path.join(d, 'dovecot.conf')
         with open(self.dovecot_conf, 'w') as f:
             f.write(conf)
+
+    def _dovecot_limits(self):
+        """Settings for many concurrent clients; '' by default."""
+        out = []
+        if self.process_limit is not None:
+            out.append('default_process_limit = %d\n' % self.process_limit)
+        if self.client_limit is not None:
+            out.append('default_client_limit = %d\n' % self.client_limit)
+        if self.login_processes is not None:
+            for svc in ('imap-login', 'pop3-login'):
+                out.append('service %s {\n  service_count = 0\n'
+                           '  process_min_avail = %d\n'
+                           '  process_limit = %d\n}\n'
+                           % (svc, self.login_processes,
+                              self.login_processes))
+        return ''.join(out)
 
     def _write_exim_conf(self):
         d = os.path.join(self.tmp, 'exim')
@@ -1305,7 +1346,7 @@ userdb {{
 
 mail_location = maildir:~/Maildir
 mail_fsync = never
-mail_max_userip_connections = 1000
+mail_max_userip_connections = {max_userip}
 namespace inbox {{
   inbox = yes
   separator = /
@@ -1337,7 +1378,7 @@ protocol lmtp {{
   auth_username_format = %Ln
 }}
 protocol imap {{
-  mail_max_userip_connections = 1000
+  mail_max_userip_connections = {max_userip}
 }}
 
 service imap-login {{
