@@ -9,6 +9,8 @@
  * is reopened if its path changed); when it is bad, every error is logged
  * with its FILE:LINE:COL and the old config stays. Then the loop resumes.
  */
+#include <sys/resource.h>
+
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -32,6 +34,7 @@ static void	 run_signals(void);
 static int	 run_account(struct runner *, struct conf_account *);
 static int	 run_options(int, char **, const char **, int *);
 static void	 run_reload_conf(struct runner *, const char *);
+static void	 raise_nofile(void);
 
 /*
  * A flag set while watch_loop() is busy (a sync, an action) is seen only
@@ -152,6 +155,23 @@ run_reload_conf(struct runner *r, const char *config)
 	    conf->naccounts, conf->naccounts == 1 ? "" : "s");
 }
 
+/*
+ * Each watched account holds a few descriptors (its socket, and libcurl's
+ * wake-up pair): the usual soft limit of 1,024 would stop near 340 accounts
+ * with a misleading TLS error. Take what the hard limit allows.
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_debug("cannot raise the open-file limit");
+	}
+}
+
 int
 cmd_run(int argc, char **argv)
 {
@@ -186,6 +206,7 @@ cmd_run(int argc, char **argv)
 		return EXIT_IOERR;
 	}
 	run_signals();
+	raise_nofile();
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 	failed = 0;
 	if (once) {

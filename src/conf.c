@@ -855,25 +855,41 @@ check_account(struct cctx *c, struct conf_account *a,
 static void
 load_rules(struct conf *conf, struct diag *diag)
 {
-	struct conf_account	*a;
+	struct conf_account	*a, *b;
 	size_t			 i, j, k;
 
 	for (i = 0; i < conf->naccounts; i++) {
 		a = &conf->accounts[i];
-		/* Accounts sharing a rule set share its errors too: say once. */
+		/*
+		 * Accounts naming the same rule files share one loaded rule
+		 * set (its compiled patterns are most of an account's memory:
+		 * a thousand mailboxes with one rule set must not load it a
+		 * thousand times), and its errors are said once.
+		 */
 		for (j = 0; j < i; j++) {
-			if (conf->accounts[j].rules == NULL &&
-			    conf->accounts[j].nrule_files == a->nrule_files &&
-			    a->nrule_files > 0 &&
-			    strcmp(conf->accounts[j].rule_files[0],
-			    a->rule_files[0]) == 0)
+			b = &conf->accounts[j];
+			if (b->nrule_files != a->nrule_files ||
+			    a->nrule_files == 0)
+				continue;
+			for (k = 0; k < a->nrule_files; k++)
+				if (strcmp(b->rule_files[k],
+				    a->rule_files[k]) != 0)
+					break;
+			if (k == a->nrule_files)
 				break;
+		}
+		if (j < i) {
+			if ((a->rules = conf->accounts[j].rules) != NULL) {
+				a->rules_shared = true;
+				check_rules_fit(conf, a, diag);
+			}
+			continue;
 		}
 		for (k = 0; k < a->nrule_files; k++) {
 			if (access(a->rule_files[k], R_OK) != 0)
 				break;
 		}
-		if (j < i || k < a->nrule_files)
+		if (k < a->nrule_files)
 			continue;
 		a->rules = ruleset_load((const char *const *)a->rule_files,
 		    a->nrule_files, diag);
@@ -950,7 +966,7 @@ account_free(struct conf_account *a)
 	free(a->after_folder);
 	strv_free(a->addresses, a->naddresses);
 	strv_free(a->rule_files, a->nrule_files);
-	if (a->rules != NULL)
+	if (a->rules != NULL && !a->rules_shared)
 		ruleset_free(a->rules);
 }
 

@@ -78,6 +78,7 @@ struct conf_account {
 	char		**rule_files;	/* resolved relative to the config */
 	size_t		  nrule_files;
 	struct ruleset	 *rules;	/* loaded from rule_files */
+	bool		  rules_shared;	/* another account owns rules */
 	int		  line, col;	/* where the account is defined */
 };
 
