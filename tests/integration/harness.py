@@ -397,8 +397,10 @@ class Harness:
     ca_file, tmp, users ({name: password}), domain, lmtp_socket."""
 
     def __init__(self, users=None, smtp=True, require_auth=False,
-                 keep=None):
+                 keep=None, dovecot_extra=''):
         self.host = '127.0.0.1'
+        # Lines appended to dovecot.conf (a later setting overrides).
+        self.dovecot_extra = dovecot_extra
         self.domain = DOMAIN
         if users is None:
             users = {u: DEFAULT_PASSWORD for u in DEFAULT_USERS}
@@ -738,6 +740,8 @@ class Harness:
             cert=self.cert_file, key=self.key_file,
             uid=self.mail_uid, gid=self.mail_gid,
             min_uid=min(self.mail_uid, 500), domain=self.domain)
+        if self.dovecot_extra:
+            conf += '\n# dovecot_extra\n' + self.dovecot_extra + '\n'
         self.dovecot_conf = os.path.join(d, 'dovecot.conf')
         with open(self.dovecot_conf, 'w') as f:
             f.write(conf)

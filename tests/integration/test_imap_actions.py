@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+"""The IMAP server actions against Dovecot: move (with MOVE, and with COPY +
+\\Deleted + EXPUNGE on a Dovecot that does not announce MOVE or UIDPLUS),
+copy, flag add/remove, delete. Results are read back over IMAP; a second run
+changes nothing; an action repeated after a crash changes nothing more; a
+keyword that could inject IMAP syntax is refused by `facteur check`; a
+Maildir account gets a clear permanent failure."""
+import os
+import sqlite3
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Harness, HarnessError, Tap  # noqa: E402
+
+RULES = r'''rules:
+  - name: mover
+    if: {subject: '^move-me$'}
+    then:
+      - move: Orders/Confirmed
+  - name: mover-unicode
+    if: {subject: '^move-unicode$'}
+    then:
+      - move: "Reçus & Co"
+  - name: copier
+    if: {subject: '^copy-me$'}
+    then:
+      - copy: Archive
+  - name: flagger
+    if: {subject: '^flag-me$'}
+    then:
+      - flag: {add: ['\Flagged', processed], remove: ['\Draft']}
+  - name: deleter
+    if: {subject: '^delete-me$'}
+    then:
+      - delete
+  - name: twice
+    if: {subject: '^move-twice$'}
+    then:
+      - move: Orders/Twice
+      - flag: {add: [late]}
+'''
+
+SUBJECTS = ['move-me', 'move-unicode', 'copy-me', 'flag-me', 'delete-me',
+            'move-twice', 'untouched']
+
+
+def message(subject):
+    return ('From: Alice <alice@example.test>\r\n'
+            'To: bot@example.test\r\n'
+            'Subject: %s\r\n'
+            'Message-ID: <%s@example.test>\r\n'
+            '\r\n'
+            'Body of %s.\r\n' % (subject, subject, subject)).encode()
+
+
+def write_rules(h, text, name='rules.yaml'):
+    path = os.path.join(h.tmp, 'facteur', name)
+    with open(path, 'w') as f:
+        f.write(text)
+    return path
+
+
+def config(h, rules, after='seen', name='facteur.yaml'):
+    return h.write_config('''state: %(tmp)s/facteur/%(name)s.db
+accounts:
+  - name: bot
+    url: imaps://127.0.0.1:%(imaps)d/INBOX
+    user: bot
+    password: secret
+    ca_file: %(ca)s
+    after: %(after)s
+    rules: [%(rules)s]
+''' % dict(tmp=h.tmp, imaps=h.ports['imaps'], ca=h.ca_file, rules=rules,
+           after=after, name=name), name=name)
+
+
+def by_subject(msgs):
+    out = {}
+    for uid, flags, raw in msgs:
+        for line in raw.split(b'\r\n'):
+            if line.startswith(b'Subject: '):
+                out.setdefault(line[9:].decode(), []).append(
+                    (uid, set(flags), raw))
+    return out
+
+
+def flags_of(h, user, subject, mailbox='INBOX'):
+    got = by_subject(h.fetch_all(user, mailbox)).get(subject, [])
+    return got[0][1] if len(got) == 1 else None
+
+
+def snapshot(h):
+    out = {}
+    for mb in h.mailboxes('bot'):
+        try:
+            out[mb] = sorted((sorted(f), raw)
+                             for _, f, raw in h.fetch_all('bot', mb))
+        except HarnessError:
+            out[mb] = None          # \Noselect: the parent of a new folder
+    return out
+
+
+def with_move(t, h):
+    rules = write_rules(h, RULES)
+    cfg = config(h, rules)
+    cp = h.facteur('check', '-c', cfg)
+    t.eq(cp.returncode, 0, 'facteur check accepts the rules')
+    h.deliver('bot', message('flag-me'), flags=('\\Draft',))
+    for s in SUBJECTS:
+        if s != 'flag-me':
+            h.deliver('bot', message(s))
+    t.ok('Orders/Confirmed' not in h.mailboxes('bot'),
+         'the move target does not exist yet')
+
+    cp = h.facteur('run', '--once', '-c', cfg, valgrind=True)
+    t.eq(cp.returncode, 0, 'first run exits 0 (no error, no leak under '
+         'valgrind)')
+    if cp.returncode != 0:
+        t.diag(cp.stderr[-3000:])
+        t.diag(getattr(cp, 'valgrind', '') or '')
+    t.ok('after-policy' not in cp.stderr and 'failed' not in cp.stderr and
+         'will retry' not in cp.stderr,
+         'no action failed and no after policy ran on a moved or deleted '
+         'message', cp.stderr[-2000:])
+
+    inbox = by_subject(h.fetch_all('bot'))
+    t.eq(sorted(inbox), ['copy-me', 'flag-me', 'untouched'],
+         'moved and deleted messages left INBOX, the others stayed')
+    boxes = h.mailboxes('bot')
+    t.ok('Orders/Confirmed' in boxes, 'the missing folder was created',
+         repr(boxes))
+    conf = h.fetch_all('bot', 'Orders/Confirmed')
+    t.eq([raw for _, _, raw in conf], [message('move-me')],
+         'Orders/Confirmed holds the moved message, byte for byte')
+    t.ok('Reçus & Co' in boxes, 'a non-ASCII folder name is created '
+         '(modified UTF-7 on the wire)', repr(boxes))
+    t.eq([raw for _, _, raw in h.fetch_all('bot', 'Reçus & Co')],
+         [message('move-unicode')], 'the message moved into it')
+    t.eq([raw for _, _, raw in h.fetch_all('bot', 'Archive')],
+         [message('copy-me')], 'Archive holds the copy')
+    t.eq(inbox['copy-me'][0][1], {'\\Seen'},
+         'the copied original stays and gets after: seen')
+    t.eq(inbox['flag-me'][0][1], {'\\Flagged', 'processed', '\\Seen'},
+         'flag added \\Flagged and a keyword, removed \\Draft '
+         '(\\Seen from after: seen)')
+    t.eq(inbox['untouched'][0][1], {'\\Seen'},
+         'a message no rule matched gets only after: seen')
+    t.ok(all(message('delete-me') not in [raw for _, raw in v or []]
+             for v in snapshot(h).values()),
+         'the deleted message is nowhere (not moved to Trash)')
+    t.eq([raw for _, _, raw in h.fetch_all('bot', 'Orders/Twice')],
+         [message('move-twice')], 'move then flag: moved once')
+
+    db = sqlite3.connect(os.path.join(h.tmp, 'facteur', 'facteur.yaml.db'))
+    rows = db.execute("SELECT a.type, a.status, a.last_error FROM action a "
+                      "JOIN message m ON m.id = a.message "
+                      "WHERE m.message_id = 'move-twice@example.test' "
+                      "ORDER BY a.idx").fetchall()
+    t.eq([(r[0], r[1]) for r in rows], [('move', 1), ('flag', 1)],
+         'a flag on a UID already moved away is done, not an error')
+    db.close()
+
+    before = snapshot(h)
+    cp = h.facteur('run', '--once', '-c', cfg)
+    t.eq(cp.returncode, 0, 'second run exits 0')
+    t.ok(' done ' not in cp.stderr and 'failed' not in cp.stderr,
+         'second run processes nothing', cp.stderr[-2000:])
+    t.eq(snapshot(h), before, 'second run changes no folder and no flag')
+
+    # A crash after the server acted but before the journal said so: the
+    # flag action runs again on the same message.
+    db = sqlite3.connect(os.path.join(h.tmp, 'facteur', 'facteur.yaml.db'))
+    n = db.execute("UPDATE action SET status = 0, done_at = NULL WHERE "
+                   "message = (SELECT id FROM message WHERE message_id = "
+                   "'flag-me@example.test')").rowcount
+    db.execute("UPDATE message SET status = 1 WHERE message_id = "
+               "'flag-me@example.test'")
+    db.execute("UPDATE mailbox SET last_uid = 0")
+    db.commit()
+    db.close()
+    t.eq(n, 1, 'the journal holds one flag action to replay')
+    cp = h.facteur('run', '--once', '-c', cfg)
+    t.eq(cp.returncode, 0, 'the replay run exits 0')
+    t.ok('flag-me@example.test> done' in cp.stderr,
+         'the replayed message finishes', cp.stderr[-2000:])
+    t.eq(snapshot(h), before, 'repeating the flag action changes nothing')
+
+
+def bad_keywords(t, h):
+    for kw, what in (('two words', 'a space'), ('a\\r\\nX', 'CR LF'),
+                     ('a)b', 'a parenthesis')):
+        rules = write_rules(h, 'rules:\n  - name: bad\n    if: {subject: x}\n'
+                            '    then:\n      - flag: {add: ["ok", "%s"]}\n'
+                            % kw, 'bad.yaml')
+        cfg = config(h, rules, name='bad-config.yaml')
+        cp = h.facteur('check', '-c', cfg)
+        t.eq(cp.returncode, 78, 'facteur check refuses a keyword with %s'
+             % what)
+        t.ok('bad.yaml:5:' in cp.stderr and 'is not a flag' in cp.stderr,
+             'the error names the rule file, line and column', cp.stderr)
+
+
+def maildir_account(t, h):
+    md = os.path.join(h.tmp, 'facteur', 'md')
+    for d in ('new', 'cur', 'tmp'):
+        os.makedirs(os.path.join(md, d), exist_ok=True)
+    path = os.path.join(md, 'new', '1.1.host')
+    with open(path, 'wb') as f:
+        f.write(message('move-me'))
+    rules = write_rules(h, RULES, 'md-rules.yaml')
+    cfg = h.write_config('''state: %s/facteur/md.db
+accounts:
+  - name: md
+    url: maildir:%s
+    after: keep
+    rules: [%s]
+''' % (h.tmp, md, rules), name='md.yaml')
+    cp = h.facteur('run', '--once', '-c', cfg)
+    t.ok('move needs an IMAP account' in cp.stderr,
+         'move on a Maildir message fails with a clear cause', cp.stderr)
+    t.ok(os.path.exists(path), 'the Maildir message is left where it was')
+    db = sqlite3.connect(os.path.join(h.tmp, 'facteur', 'md.db'))
+    rows = db.execute('SELECT status FROM action').fetchall()
+    db.close()
+    t.eq(rows, [(2,)], 'the journal records the move as failed for good')
+
+
+def without_move(t):
+    caps = ('IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ '
+            'NAMESPACE CHILDREN SPECIAL-USE MULTIAPPEND')
+    with Harness(smtp=False, dovecot_extra='imap_capability = ' + caps) as h:
+        t.harness = h
+        rules = write_rules(h, RULES)
+        cfg = config(h, rules, after='keep')
+        h.deliver('bot', message('keep-me'), flags=('\\Deleted',))
+        h.deliver('bot', message('move-me'))
+        h.deliver('bot', message('delete-me'))
+        cp = h.facteur('run', '--once', '-v', '-c', cfg)
+        t.eq(cp.returncode, 0, 'run without MOVE exits 0')
+        t.ok('UID COPY' in cp.stderr and 'UID MOVE' not in cp.stderr and
+             ' EXPUNGE' in cp.stderr and 'UID EXPUNGE' not in cp.stderr,
+             'without MOVE and UIDPLUS: COPY, \\Deleted, EXPUNGE',
+             cp.stderr[-3000:])
+        t.eq([raw for _, _, raw in h.fetch_all('bot', 'Orders/Confirmed')],
+             [message('move-me')], 'the message reached the folder')
+        # Plain EXPUNGE also removes what another client marked \Deleted:
+        # that is the documented cost of a server without UIDPLUS.
+        t.eq(sorted(by_subject(h.fetch_all('bot'))), [],
+             'INBOX is empty: moved, deleted, and the \\Deleted one '
+             'expunged with them')
+        before = snapshot(h)
+        cp = h.facteur('run', '--once', '-c', cfg)
+        t.eq(cp.returncode, 0, 'second run exits 0')
+        t.eq(snapshot(h), before, 'second run changes nothing')
+
+
+def main():
+    t = Tap()
+    with Harness(smtp=False) as h:
+        t.harness = h
+        t.run('move, copy, flag, delete with MOVE and UIDPLUS', with_move,
+              t, h)
+        t.run('a keyword that could inject IMAP syntax', bad_keywords, t, h)
+        t.run('server actions on a Maildir account', maildir_account, t, h)
+    t.run('move and delete without MOVE and UIDPLUS', without_move, t)
+    t.done()
+
+
+if __name__ == '__main__':
+    main()
