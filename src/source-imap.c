@@ -29,6 +29,8 @@ static int	 sync_batch(struct runner *, struct conf_account *,
 static char	*uid_set(const uint32_t *, size_t);
 static int	 apply_after(struct conf_account *, struct imap_conn *,
 		     uint32_t, char **);
+static int	 expunge_cb(struct imap_conn *, struct imap_resp *, void *,
+		     char **);
 static int	 msg_uid_cmp(const void *, const void *);
 
 /* "1,3:5,9" from a sorted list. */
@@ -62,6 +64,30 @@ msg_uid_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/*
+ * Count our own expunges: otherwise the EXISTS that announces the next new
+ * message in IDLE repeats the count from before them and is not seen as new.
+ */
+static int
+expunge_cb(struct imap_conn *c, struct imap_resp *r, void *arg, char **cause)
+{
+	struct imap_tok	 t;
+	uint32_t	 n;
+
+	(void)arg;
+	(void)cause;
+	r->pos = 0;
+	imap_next(r);			/* "*" */
+	t = imap_next(r);
+	if (imap_tok_u32(&t, &n) == 0) {
+		t = imap_next(r);
+		if (imap_tok_is(&t, "EXPUNGE") && c->exists > 0)
+			c->exists--;
+	}
+	r->pos = 0;
+	return IMAP_OK;
+}
+
 static int
 apply_after(struct conf_account *a, struct imap_conn *c, uint32_t uid,
     char **cause)
@@ -73,31 +99,31 @@ apply_after(struct conf_account *a, struct imap_conn *c, uint32_t uid,
 	case AFTER_KEEP:
 		return IMAP_OK;
 	case AFTER_SEEN:
-		return imap_command(c, NULL, NULL, cause,
+		return imap_command(c, expunge_cb, NULL, cause,
 		    "UID STORE %" PRIu32 " +FLAGS.SILENT (\\Seen)", uid);
 	case AFTER_MOVE:
 		q = imap_quote(a->after_folder);
 		if (imap_has_cap(c, "MOVE")) {
-			rc = imap_command(c, NULL, NULL, cause,
+			rc = imap_command(c, expunge_cb, NULL, cause,
 			    "UID MOVE %" PRIu32 " %s", uid, q);
 			free(q);
 			return rc;
 		}
-		rc = imap_command(c, NULL, NULL, cause,
+		rc = imap_command(c, expunge_cb, NULL, cause,
 		    "UID COPY %" PRIu32 " %s", uid, q);
 		free(q);
 		if (rc != IMAP_OK)
 			return rc;
 		/* FALLTHROUGH */
 	case AFTER_DELETE:
-		rc = imap_command(c, NULL, NULL, cause,
+		rc = imap_command(c, expunge_cb, NULL, cause,
 		    "UID STORE %" PRIu32 " +FLAGS.SILENT (\\Deleted)", uid);
 		if (rc != IMAP_OK)
 			return rc;
 		if (imap_has_cap(c, "UIDPLUS"))
-			return imap_command(c, NULL, NULL, cause,
+			return imap_command(c, expunge_cb, NULL, cause,
 			    "UID EXPUNGE %" PRIu32, uid);
-		return imap_command(c, NULL, NULL, cause, "EXPUNGE");
+		return imap_command(c, expunge_cb, NULL, cause, "EXPUNGE");
 	}
 	return IMAP_OK;
 }

@@ -6,8 +6,12 @@ changes nothing; an action repeated after a crash changes nothing more; a
 keyword that could inject IMAP syntax is refused by `facteur check`; a
 Maildir account gets a clear permanent failure."""
 import os
+import re
+import signal
 import sqlite3
+import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Harness, HarnessError, Tap  # noqa: E402
@@ -254,6 +258,77 @@ def without_move(t):
         t.eq(snapshot(h), before, 'second run changes nothing')
 
 
+def wait_until(cond, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def idle_after_expunge(t, h, after, name):
+    """In IDLE, a message taken out of the mailbox (by a move action, or by
+    the after policy) must not hide the next one: the server's next EXISTS
+    then carries the count the connection had before the expunge."""
+    rules = write_rules(h, 'rules:\n  - name: idle-mover\n'
+                        '    if: {subject: "^idle "}\n    then:\n'
+                        '      - move: Done-%s\n' % name
+                        if after == 'keep' else
+                        'rules:\n  - name: nothing\n'
+                        '    if: {subject: "^never$"}\n    then: [delete]\n',
+                        name + '.rules.yaml')
+    cfg = h.write_config('''state: %(tmp)s/facteur/%(name)s.db
+accounts:
+  - name: %(name)s
+    url: imaps://127.0.0.1:%(imaps)d/Idle-%(name)s
+    user: bot
+    password: secret
+    ca_file: %(ca)s
+    watch: idle
+    poll: 3600s
+    after: %(after)s
+    rules: [%(rules)s]
+''' % dict(tmp=h.tmp, name=name, imaps=h.ports['imaps'], ca=h.ca_file,
+           after=after, rules=rules), name=name + '.yaml')
+    box, done = 'Idle-' + name, 'Done-' + name
+    h.create_mailbox('bot', box)
+    h.create_mailbox('bot', done)
+    exe = os.path.abspath(os.environ.get('FACTEUR', './facteur'))
+    log = open(os.path.join(h.tmp, 'facteur', name + '.log'), 'w+')
+    p = subprocess.Popen([exe, 'run', '-v', '-c', cfg], stdout=log,
+                         stderr=subprocess.STDOUT, cwd=h.tmp,
+                         start_new_session=True)
+    h._record_pgid(p.pid)
+
+    def idling(n):
+        log.seek(0)
+        return len(re.findall(r'> F\d+ IDLE', log.read())) >= n
+    try:
+        t.ok(wait_until(lambda: idling(1), 20), '%s: daemon in IDLE' % name)
+        for i in (1, 2, 3):
+            h.deliver('bot', message('idle %d' % i), mailbox=box)
+            t.ok(wait_until(lambda: h.count('bot', box) == 0 and
+                            h.count('bot', done) == i, 10),
+                 '%s: message %d pushed, moved out within 10 s (IDLE '
+                 'refresh is 4 min)' % (name, i),
+                 'left %d, done %d' % (h.count('bot', box),
+                                        h.count('bot', done)))
+            wait_until(lambda: idling(i + 1), 10)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = 'timeout'
+    t.eq(rc, 0, '%s: SIGTERM ends the daemon with status 0' % name)
+    if t.failed:
+        log.seek(0)
+        t.diag(log.read()[-3000:])
+    log.close()
+
+
 def main():
     t = Tap()
     with Harness(smtp=False) as h:
@@ -262,6 +337,10 @@ def main():
               t, h)
         t.run('a keyword that could inject IMAP syntax', bad_keywords, t, h)
         t.run('server actions on a Maildir account', maildir_account, t, h)
+        t.run('IDLE after a move action', idle_after_expunge, t, h, 'keep',
+              'action')
+        t.run('IDLE after the after policy moved', idle_after_expunge, t, h,
+              '{move: Done-policy}', 'policy')
     t.run('move and delete without MOVE and UIDPLUS', without_move, t)
     t.done()
 
