@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "action.h"
 #include "conf.h"
 #include "imap.h"
 #include "log.h"
@@ -27,10 +28,8 @@ static int	 sync_batch(struct runner *, struct conf_account *,
 		     struct imap_conn *, const char *, const uint32_t *,
 		     size_t, uint32_t *, char **);
 static char	*uid_set(const uint32_t *, size_t);
-static int	 apply_after(struct conf_account *, struct imap_conn *,
-		     uint32_t, char **);
-static int	 expunge_cb(struct imap_conn *, struct imap_resp *, void *,
-		     char **);
+static int	 apply_after(struct runner *, struct conf_account *,
+		     struct imap_conn *, const char *, uint32_t, char **);
 static int	 msg_uid_cmp(const void *, const void *);
 
 /* "1,3:5,9" from a sorted list. */
@@ -65,67 +64,55 @@ msg_uid_cmp(const void *a, const void *b)
 }
 
 /*
- * Count our own expunges: otherwise the EXISTS that announces the next new
- * message in IDLE repeats the count from before them and is not seen as new.
+ * The after policy is the server actions' work: flag \Seen, delete, or
+ * move (MOVE or COPY + \Deleted + EXPUNGE, a missing folder created, the
+ * name in modified UTF-7, our expunges counted for IDLE).
  */
 static int
-expunge_cb(struct imap_conn *c, struct imap_resp *r, void *arg, char **cause)
+apply_after(struct runner *r, struct conf_account *a, struct imap_conn *c,
+    const char *mailbox, uint32_t uid, char **cause)
 {
-	struct imap_tok	 t;
-	uint32_t	 n;
-
-	(void)arg;
-	(void)cause;
-	r->pos = 0;
-	imap_next(r);			/* "*" */
-	t = imap_next(r);
-	if (imap_tok_u32(&t, &n) == 0) {
-		t = imap_next(r);
-		if (imap_tok_is(&t, "EXPUNGE") && c->exists > 0)
-			c->exists--;
-	}
-	r->pos = 0;
-	return IMAP_OK;
-}
-
-static int
-apply_after(struct conf_account *a, struct imap_conn *c, uint32_t uid,
-    char **cause)
-{
-	char	*q;
-	int	 rc;
+	struct action_ctx	 ctx;
+	const struct action_ops	*ops;
+	enum action_result	 res;
+	json_t			*fields;
+	bool			 gone = false;
 
 	switch (a->after) {
-	case AFTER_KEEP:
-		return IMAP_OK;
 	case AFTER_SEEN:
-		return imap_command(c, expunge_cb, NULL, cause,
-		    "UID STORE %" PRIu32 " +FLAGS.SILENT (\\Seen)", uid);
+		ops = &action_flag_ops;
+		fields = json_pack("{s:[s],s:[]}", "add", "\\Seen", "remove");
+		break;
 	case AFTER_MOVE:
-		q = imap_quote(a->after_folder);
-		if (imap_has_cap(c, "MOVE")) {
-			rc = imap_command(c, expunge_cb, NULL, cause,
-			    "UID MOVE %" PRIu32 " %s", uid, q);
-			free(q);
-			return rc;
-		}
-		rc = imap_command(c, expunge_cb, NULL, cause,
-		    "UID COPY %" PRIu32 " %s", uid, q);
-		free(q);
-		if (rc != IMAP_OK)
-			return rc;
-		/* FALLTHROUGH */
+		ops = &action_move_ops;
+		fields = json_pack("{s:s}", "folder", a->after_folder);
+		break;
 	case AFTER_DELETE:
-		rc = imap_command(c, expunge_cb, NULL, cause,
-		    "UID STORE %" PRIu32 " +FLAGS.SILENT (\\Deleted)", uid);
-		if (rc != IMAP_OK)
-			return rc;
-		if (imap_has_cap(c, "UIDPLUS"))
-			return imap_command(c, expunge_cb, NULL, cause,
-			    "UID EXPUNGE %" PRIu32, uid);
-		return imap_command(c, expunge_cb, NULL, cause, "EXPUNGE");
+		ops = &action_delete_ops;
+		fields = json_object();
+		break;
+	default:
+		return IMAP_OK;
 	}
-	return IMAP_OK;
+	if (fields == NULL) {
+		*cause = xasprintf("folder name '%s' is not valid UTF-8",
+		    a->after_folder);
+		return IMAP_NO;
+	}
+	memset(&ctx, 0, sizeof ctx);
+	ctx.conf = r->conf;
+	ctx.account = a;
+	ctx.state = r->state;
+	ctx.mailbox = mailbox;
+	ctx.ident = "after";
+	ctx.uid = uid;
+	ctx.imap = c;
+	ctx.gone = &gone;
+	res = ops->exec(&ctx, fields, cause);
+	json_decref(fields);
+	if (res == ACTION_OK)
+		return IMAP_OK;
+	return res == ACTION_TEMP ? IMAP_TEMP : IMAP_NO;
 }
 
 static int
@@ -154,7 +141,7 @@ sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
 		    v[i].len);
 		r->imap = NULL;
 		if (pr == PROCESS_DONE && !r->gone &&
-		    apply_after(a, c, v[i].uid, &err) != IMAP_OK) {
+		    apply_after(r, a, c, mailbox, v[i].uid, &err) != IMAP_OK) {
 			log_warn("%s: %s: uid %" PRIu32 ": after-policy: %s",
 			    a->name, mailbox, v[i].uid, err);
 			free(err);
