@@ -267,6 +267,23 @@ def wait_until(cond, timeout):
     return cond()
 
 
+def server_idling(h):
+    """Whether Dovecot's imap process for bot is in IDLE (its process title,
+    with verbose_proctitle): facteur's log shows IDLE before it is sent."""
+    want = os.path.basename(h.tmp).encode()
+    for p in os.listdir('/proc'):
+        if not p.isdigit():
+            continue
+        try:
+            with open('/proc/%s/cmdline' % p, 'rb') as f:
+                title = f.read()
+        except OSError:
+            continue
+        if want in title and b'[bot ' in title and b' IDLE]' in title:
+            return True
+    return False
+
+
 def count(h, mailbox):
     try:
         return h.count('bot', mailbox)
@@ -310,7 +327,8 @@ accounts:
 
     def idling(n):
         log.seek(0)
-        return len(re.findall(r'> F\d+ IDLE', log.read())) >= n
+        return (len(re.findall(r'> F\d+ IDLE', log.read())) >= n and
+                server_idling(h))
     try:
         t.ok(wait_until(lambda: idling(1), 20), '%s: daemon in IDLE' % name)
         for i in (1, 2, 3):
@@ -320,7 +338,8 @@ accounts:
                  '%s: message %d pushed, moved out within 10 s (IDLE '
                  'refresh is 4 min)' % (name, i),
                  'left %d, done %d' % (count(h, box), count(h, done)))
-            wait_until(lambda: idling(i + 1), 10)
+            t.ok(wait_until(lambda: idling(i + 1), 10),
+                 '%s: back in IDLE after message %d' % (name, i))
     finally:
         p.send_signal(signal.SIGTERM)
         try:
@@ -337,7 +356,7 @@ accounts:
 
 def main():
     t = Tap()
-    with Harness(smtp=False) as h:
+    with Harness(smtp=False, dovecot_extra='verbose_proctitle = yes') as h:
         t.harness = h
         t.run('move, copy, flag, delete with MOVE and UIDPLUS', with_move,
               t, h)
