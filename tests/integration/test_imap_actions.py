@@ -24,7 +24,7 @@ RULES = r'''rules:
   - name: mover-unicode
     if: {subject: '^move-unicode$'}
     then:
-      - move: "Reçus & Co"
+      - move: "Reçus & Co 📦"
   - name: copier
     if: {subject: '^copy-me$'}
     then:
@@ -136,9 +136,9 @@ def with_move(t, h):
     conf = h.fetch_all('bot', 'Orders/Confirmed')
     t.eq([raw for _, _, raw in conf], [message('move-me')],
          'Orders/Confirmed holds the moved message, byte for byte')
-    t.ok('Reçus & Co' in boxes, 'a non-ASCII folder name is created '
+    t.ok('Reçus & Co 📦' in boxes, 'a non-ASCII folder name is created '
          '(modified UTF-7 on the wire)', repr(boxes))
-    t.eq([raw for _, _, raw in h.fetch_all('bot', 'Reçus & Co')],
+    t.eq([raw for _, _, raw in h.fetch_all('bot', 'Reçus & Co 📦')],
          [message('move-unicode')], 'the message moved into it')
     t.eq([raw for _, _, raw in h.fetch_all('bot', 'Archive')],
          [message('copy-me')], 'Archive holds the copy')
