@@ -8,6 +8,11 @@
  *
  * A UIDVALIDITY change restarts from UID 1; messages already processed are
  * recognised in the journal by their bytes and Message-ID.
+ *
+ * Sizes are asked first (RFC822.SIZE): a message larger than the reader
+ * takes is left in the mailbox with a warning, and the saved UID moves past
+ * it, so one huge message neither fails its whole batch nor blocks the
+ * mailbox.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -24,6 +29,13 @@
 
 #define FETCH_BATCH	100
 
+/* UIDs, with the size the server gave for each. */
+struct uid_list {
+	uint32_t	*uids;
+	uint32_t	*sizes;
+	size_t		 n;
+};
+
 static int	 sync_batch(struct runner *, struct conf_account *,
 		     struct imap_conn *, const char *, const uint32_t *,
 		     size_t, uint32_t *, char **);
@@ -31,6 +43,11 @@ static char	*uid_set(const uint32_t *, size_t);
 static int	 apply_after(struct runner *, struct conf_account *,
 		     struct imap_conn *, const char *, uint32_t, char **);
 static int	 msg_uid_cmp(const void *, const void *);
+static int	 size_cb(struct imap_conn *, struct imap_resp *, void *,
+		     char **);
+static int	 find_oversize(struct imap_conn *, const char *,
+		     struct uid_list *, char **);
+static bool	 uid_in(const struct uid_list *, uint32_t);
 
 /* "1,3:5,9" from a sorted list. */
 static char *
@@ -61,6 +78,73 @@ msg_uid_cmp(const void *a, const void *b)
 	uint32_t	 y = ((const struct imap_message *)b)->uid;
 
 	return x < y ? -1 : x > y;
+}
+
+/* One "* N FETCH (UID u RFC822.SIZE s)": note u if s is over the cap. */
+static int
+size_cb(struct imap_conn *c, struct imap_resp *r, void *arg, char **cause)
+{
+	struct uid_list	*big = arg;
+	struct imap_tok	 t, v;
+	uint32_t	 uid = 0, size = 0;
+	bool		 sized = false;
+	int		 depth;
+
+	(void)cause;
+	imap_next(r);			/* "*" */
+	imap_next(r);			/* sequence number */
+	t = imap_next(r);
+	if (!imap_tok_is(&t, "FETCH") || imap_next(r).type != IMAP_TOK_OPEN)
+		goto out;
+	while ((t = imap_next(r)).type == IMAP_TOK_ATOM) {
+		v = imap_next(r);
+		if (imap_tok_is(&t, "UID"))
+			imap_tok_u32(&v, &uid);
+		else if (imap_tok_is(&t, "RFC822.SIZE"))
+			sized = imap_tok_u32(&v, &size) == 0;
+		/* Skip a list value (FLAGS the server adds on its own). */
+		for (depth = v.type == IMAP_TOK_OPEN; depth > 0;) {
+			v = imap_next(r);
+			if (v.type == IMAP_TOK_OPEN)
+				depth++;
+			else if (v.type == IMAP_TOK_CLOSE)
+				depth--;
+			else if (v.type == IMAP_TOK_END ||
+			    v.type == IMAP_TOK_ERROR)
+				goto out;
+		}
+	}
+	if (uid != 0 && sized && size > c->max_literal) {
+		big->uids = xreallocarray(big->uids, big->n + 1,
+		    sizeof *big->uids);
+		big->sizes = xreallocarray(big->sizes, big->n + 1,
+		    sizeof *big->sizes);
+		big->uids[big->n] = uid;
+		big->sizes[big->n++] = size;
+	}
+out:
+	r->pos = 0;
+	return IMAP_OK;
+}
+
+static int
+find_oversize(struct imap_conn *c, const char *set, struct uid_list *big,
+    char **cause)
+{
+	memset(big, 0, sizeof *big);
+	return imap_command(c, size_cb, big, cause,
+	    "UID FETCH %s (UID RFC822.SIZE)", set);
+}
+
+static bool
+uid_in(const struct uid_list *l, uint32_t uid)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->uids[i] == uid)
+			return true;
+	return false;
 }
 
 /*
@@ -121,19 +205,44 @@ sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
     char **cause)
 {
 	struct imap_message	*v = NULL;
+	struct uid_list		 big;
 	enum process_result	 pr;
-	size_t			 i, nv = 0;
+	size_t			 i, j, nv = 0, nwant = 0;
+	uint32_t		*want;
 	char			*set, key[32], *err = NULL;
 	bool			 blocked = false;
 	int			 rc;
 
 	set = uid_set(uids, n);
-	rc = imap_fetch(c, set, &v, &nv, cause);
+	rc = find_oversize(c, set, &big, cause);
 	free(set);
 	if (rc != IMAP_OK)
-		return rc;
+		goto out;
+	want = xreallocarray(NULL, n, sizeof *want);
+	for (i = 0; i < n; i++)
+		if (!uid_in(&big, uids[i]))
+			want[nwant++] = uids[i];
+	if (nwant > 0) {
+		set = uid_set(want, nwant);
+		rc = imap_fetch(c, set, &v, &nv, cause);
+		free(set);
+	}
+	free(want);
+	if (rc != IMAP_OK)
+		goto out;
 	qsort(v, nv, sizeof *v, msg_uid_cmp);
-	for (i = 0; i < nv; i++) {
+	for (i = j = 0; i < nv || j < big.n; ) {
+		/* Both lists are in UID order: take the lower. */
+		if (j < big.n && (i == nv || big.uids[j] < v[i].uid)) {
+			log_warn("%s: %s: uid %" PRIu32 ": %" PRIu32 " bytes, "
+			    "over the cap of %zu: left in the mailbox",
+			    a->name, mailbox, big.uids[j], big.sizes[j],
+			    c->max_literal);
+			if (!blocked)
+				*last = big.uids[j];
+			j++;
+			continue;
+		}
 		snprintf(key, sizeof key, "%" PRIu32 "/%" PRIu32,
 		    c->uidvalidity, v[i].uid);
 		r->imap = c;
@@ -153,11 +262,15 @@ sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
 			blocked = true;
 		if (!blocked)
 			*last = v[i].uid;
+		i++;
 	}
+out:
 	for (i = 0; i < nv; i++)
 		free(v[i].data);
 	free(v);
-	return IMAP_OK;
+	free(big.uids);
+	free(big.sizes);
+	return rc;
 }
 
 int

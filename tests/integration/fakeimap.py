@@ -3,9 +3,11 @@
 It speaks just enough IMAP over implicit TLS for facteur: the greeting,
 CAPABILITY, AUTHENTICATE PLAIN (with or without an initial response), LOGIN,
 SELECT, UID SEARCH, UID FETCH, UID STORE, NOOP and LOGOUT. Messages live in
-`server.messages` ({uid: bytes}); what a UID FETCH sends can be replaced by
-setting `server.on_fetch` to a function(server, uids, tag) that returns the
-bytes to send and whether to close the connection after them.
+`server.messages` ({uid: bytes}); a UID FETCH of RFC822.SIZE answers their
+lengths, or what `server.sizes` ({uid: int}) says instead. What a UID FETCH
+of the bodies sends can be replaced by setting `server.on_fetch` to a
+function(server, uids, tag) that returns the bytes to send and whether to
+close the connection after them.
 
 Every command line received is kept in `server.commands` (str, CRLF
 stripped). Python standard library only.
@@ -25,6 +27,7 @@ class FakeImap:
         self.messages = dict(messages or {})
         self.uidvalidity = uidvalidity
         self.on_fetch = None
+        self.sizes = {}
         self.commands = []
         self.connections = 0
         self.errors = []
@@ -128,6 +131,13 @@ class FakeImap:
                 found = [u for u in sorted(self.messages) if u >= lo]
                 s.sendall(b'* SEARCH%s\r\n%s OK done\r\n'
                           % (b''.join(b' %d' % u for u in found), tag))
+            elif cmd == 'UID FETCH' and 'BODY' not in text.upper():
+                uids = self._set(parts[3])
+                s.sendall(b''.join(
+                    b'* %d FETCH (UID %d RFC822.SIZE %d)\r\n'
+                    % (sorted(self.messages).index(u) + 1, u,
+                       self.sizes.get(u, len(self.messages[u])))
+                    for u in uids) + b'%s OK done\r\n' % tag)
             elif cmd == 'UID FETCH':
                 uids = self._set(parts[3])
                 if self.on_fetch is not None:

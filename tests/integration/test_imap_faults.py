@@ -176,6 +176,34 @@ def oversize_literal(t, h):
              'and processes the message')
 
 
+def oversize_by_size(t, h):
+    small = PLAIN % 5
+    big = 100 << 20                 # over the 64 MiB cap
+
+    with FakeImap(h.cert_file, h.key_file, {5: small, 6: PLAIN % 6}) as srv:
+        cfg, state = setup(h, srv, 'sized')
+        srv.sizes = {6: big}  # the last one: the saved UID must pass it
+        cp = h.facteur('run', '--once', '-c', cfg)
+        t.eq(cp.returncode, 0, 'a message the server says is over the cap: '
+             'exit 0')
+        t.ok('uid 6: %d bytes, over the cap of %d: left in the mailbox'
+             % (big, 64 << 20) in cp.stderr, 'a warning names the UID, its '
+             'size and the cap', cp.stderr[-1500:])
+        bodies = [c for c in srv.commands if 'BODY.PEEK[]' in c]
+        t.eq([c.split(' ', 1)[1] for c in bodies],
+             ['UID FETCH 5 (UID FLAGS BODY.PEEK[])'],
+             'its body is never fetched; the other message is')
+        t.eq(journal(state), [('42/5', sha(small), 2)],
+             'the other message is processed; the big one is not journalled')
+        t.eq([c.split(' ', 1)[1] for c in srv.commands if ' UID STORE ' in c],
+             ['UID STORE 5 +FLAGS.SILENT (processed)'],
+             'no action touched the big one')
+        cp = h.facteur('run', '--once', '-c', cfg)
+        t.eq(cp.returncode, 0, 'second run exits 0')
+        t.ok('over the cap' not in cp.stderr, 'and does not warn again: the '
+             'saved UID moved past it', cp.stderr[-1500:])
+
+
 def main():
     t = Tap()
     with Harness(smtp=False) as h:
@@ -184,6 +212,7 @@ def main():
               t, h)
         t.run('a connection cut mid-literal', cut_literal, t, h)
         t.run('an oversize literal', oversize_literal, t, h)
+        t.run('a message over the size cap', oversize_by_size, t, h)
     t.done()
 
 
