@@ -244,7 +244,9 @@ folder_of(struct action_ctx *ctx, json_t *fields, const char *type,
 		    type);
 		return ACTION_PERM;
 	}
-	if (ctx->mailbox != NULL && strcmp(f, ctx->mailbox) == 0) {
+	if (ctx->mailbox != NULL && (strcmp(f, ctx->mailbox) == 0 ||
+	    (strcasecmp(f, "INBOX") == 0 &&
+	    strcasecmp(ctx->mailbox, "INBOX") == 0))) {
 		*cause = xasprintf("%s: the message is in '%s' already", type,
 		    f);
 		return ACTION_PERM;

@@ -204,6 +204,31 @@ def bad_keywords(t, h):
              'the error names the rule file, line and column', cp.stderr)
 
 
+def same_mailbox(t, h):
+    """move: inbox moves mail from another mailbox into INBOX; on INBOX
+    itself (any case) it is refused for good, or the message would come
+    back under a new UID and be moved again, forever."""
+    rules = write_rules(h, 'rules:\n  - name: to-inbox\n    then:\n'
+                        '      - move: inbox\n', 'inbox-rules.yaml')
+    h.create_mailbox('bot', 'Same')
+    h.deliver('bot', message('same-1'), mailbox='Same')
+    n = h.count('bot')
+    cfg = h.write_config(open(config(h, rules, after='keep',
+                                     name='same.yaml')).read()
+                         .replace('/INBOX', '/Same'), name='same.yaml')
+    cp = h.facteur('run', '--once', '-c', cfg)
+    t.eq(cp.returncode, 0, 'move from Same to inbox: exit 0')
+    t.eq((h.count('bot', 'Same'), h.count('bot')), (0, n + 1),
+         'the message left Same for INBOX')
+
+    cfg = config(h, rules, after='keep', name='inbox.yaml')
+    cp = h.facteur('run', '--once', '-c', cfg)
+    t.ok("move: the message is in 'inbox' already" in cp.stderr,
+         'move into its own mailbox fails with a clear cause',
+         cp.stderr[-1500:])
+    t.eq(h.count('bot'), n + 1, 'INBOX keeps its messages')
+
+
 def maildir_account(t, h):
     md = os.path.join(h.tmp, 'facteur', 'md')
     for d in ('new', 'cur', 'tmp'):
@@ -362,6 +387,7 @@ def main():
               t, h)
         t.run('a keyword that could inject IMAP syntax', bad_keywords, t, h)
         t.run('server actions on a Maildir account', maildir_account, t, h)
+        t.run('move into the mailbox the message is in', same_mailbox, t, h)
         t.run('IDLE after a move action', idle_after_expunge, t, h, 'keep',
               'action', 'Done/action')
         t.run('IDLE after the after policy moved', idle_after_expunge, t, h,
