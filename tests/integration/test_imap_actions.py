@@ -229,6 +229,42 @@ def same_mailbox(t, h):
     t.eq(h.count('bot'), n + 1, 'INBOX keeps its messages')
 
 
+def refused_by_action(t, h):
+    """What the rule loader lets through but IMAP cannot carry: an unknown
+    system flag and a non-ASCII keyword. The action refuses each, for good,
+    and sends nothing."""
+    for i, (flag, what) in enumerate((('\\Recent', 'a system flag a client '
+                                      'may not set'),
+                                     ('café', 'a non-ASCII keyword'))):
+        box = 'Kw%d' % i
+        rules = write_rules(h, 'rules:\n  - name: kw\n    then:\n'
+                            '      - flag: {add: ["%s"]}\n'
+                            % flag.replace('\\', '\\\\'),
+                            'kw%d-rules.yaml' % i)
+        cfg = h.write_config(open(config(h, rules, after='keep',
+                                         name='kw%d.yaml' % i)).read()
+                             .replace('/INBOX', '/' + box),
+                             name='kw%d.yaml' % i)
+        t.eq(h.facteur('check', '-c', cfg).returncode, 0,
+             '%s passes facteur check' % what)
+        h.create_mailbox('bot', box)
+        h.deliver('bot', message('kw'), mailbox=box)
+        cp = h.facteur('run', '--once', '-v', '-c', cfg,
+                       valgrind=(i == 0))
+        t.ok("flag: '%s' is not a flag" % flag in cp.stderr,
+             '%s is refused by the action with a clear cause' % what,
+             cp.stderr[-1500:])
+        t.ok('> F' in cp.stderr and 'UID STORE' not in cp.stderr,
+             'no STORE was sent (the -v log shows every command)')
+        t.eq([set(f) for _, f, _ in h.fetch_all('bot', box)], [set()],
+             'the message keeps no flag')
+        db = sqlite3.connect(os.path.join(h.tmp, 'facteur',
+                                          'kw%d.yaml.db' % i))
+        rows = db.execute('SELECT status FROM action').fetchall()
+        db.close()
+        t.eq(rows, [(2,)], 'the journal records it as failed for good')
+
+
 def maildir_account(t, h):
     md = os.path.join(h.tmp, 'facteur', 'md')
     for d in ('new', 'cur', 'tmp'):
@@ -264,8 +300,9 @@ def without_move(t):
         h.deliver('bot', message('keep-me'), flags=('\\Deleted',))
         h.deliver('bot', message('move-me'))
         h.deliver('bot', message('delete-me'))
-        cp = h.facteur('run', '--once', '-v', '-c', cfg)
-        t.eq(cp.returncode, 0, 'run without MOVE exits 0')
+        cp = h.facteur('run', '--once', '-v', '-c', cfg, valgrind=True)
+        t.eq(cp.returncode, 0, 'run without MOVE exits 0 (no leak under '
+             'valgrind)')
         t.ok('UID COPY' in cp.stderr and 'UID MOVE' not in cp.stderr and
              ' EXPUNGE' in cp.stderr and 'UID EXPUNGE' not in cp.stderr,
              'without MOVE and UIDPLUS: COPY, \\Deleted, EXPUNGE',
@@ -388,6 +425,7 @@ def main():
         t.run('a keyword that could inject IMAP syntax', bad_keywords, t, h)
         t.run('server actions on a Maildir account', maildir_account, t, h)
         t.run('move into the mailbox the message is in', same_mailbox, t, h)
+        t.run('flags only the action can refuse', refused_by_action, t, h)
         t.run('IDLE after a move action', idle_after_expunge, t, h, 'keep',
               'action', 'Done/action')
         t.run('IDLE after the after policy moved', idle_after_expunge, t, h,
