@@ -230,7 +230,8 @@ sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
 	free(want);
 	if (rc != IMAP_OK)
 		goto out;
-	qsort(v, nv, sizeof *v, msg_uid_cmp);
+	if (nv > 1)
+		qsort(v, nv, sizeof *v, msg_uid_cmp);
 	for (i = j = 0; i < nv || j < big.n; ) {
 		/* Both lists are in UID order: take the lower. */
 		if (j < big.n && (i == nv || big.uids[j] < v[i].uid)) {
