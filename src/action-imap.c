@@ -1,24 +1,30 @@
 /*
  * The IMAP server actions: move, copy, flag and delete act on the message
  * where it lies, over the connection the IMAP source has open with the
- * message's mailbox selected (ctx->imap, ctx->uid).
+ * message's mailbox selected (ctx->imap, ctx->uid). The source's after
+ * policy (seen, delete, move) runs through them too.
  *
  * Each may run again after a crash in its middle. A UID that is no longer
  * in the mailbox is not an error: UID STORE, UID COPY, UID MOVE and UID
  * EXPUNGE on it answer OK and do nothing. A repeated flag or delete changes
- * nothing more; a repeated move finds the message gone. Only a copy (or a
+ * nothing more; a moved message is not fetched again. Only a copy (or a
  * move without the MOVE extension) cut off between the server's COPY and
  * the journal's record of it can leave a second copy in the folder: the
- * original is never expunged before its copy exists.
+ * original is never expunged before its copy exists. Without UIDPLUS there
+ * is no UID EXPUNGE, and the plain EXPUNGE also removes messages another
+ * client marked \Deleted.
  *
  * A target folder that does not exist (the server answers NO [TRYCREATE])
  * is created, and the command tried once more; a folder that another client
- * created in between ([ALREADYEXISTS]) is fine.
+ * created in between ([ALREADYEXISTS]) is fine. Folder names are UTF-8 in
+ * rules and modified UTF-7 on the wire. The mailbox the message is in is
+ * refused as a target: the message would come back under a new UID.
  *
  * Flags: the five system flags \Seen \Answered \Flagged \Deleted \Draft and
- * keywords made of IMAP atom characters only, so a flag can never add
- * anything to the command line. The rule loader refuses the rest already;
- * this is checked again here because the journal may hold older plans.
+ * keywords of printable ASCII atom characters only, so a flag can never add
+ * anything to the command line. The rule loader refuses spaces, line breaks
+ * and IMAP specials at load time; what it lets through and IMAP cannot
+ * carry (\Recent, non-ASCII keywords) fails here, permanently.
  *
  * A message from a POP3, Maildir or deliver account has no server folder:
  * these actions fail permanently, saying so.
