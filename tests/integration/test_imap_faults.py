@@ -176,6 +176,30 @@ def oversize_literal(t, h):
              'and processes the message')
 
 
+def absurd_literal(t, h):
+    """A literal size no machine could hold (20 digits)."""
+    msg = PLAIN % 9
+
+    def announce(srv, uids, tag):
+        return (b'* 1 FETCH (UID 9 FLAGS () BODY[] {99999999999999999999}'
+                b'\r\n' + msg + b')\r\n' + tag + b' OK done\r\n', False)
+
+    with FakeImap(h.cert_file, h.key_file, {9: msg}) as srv:
+        cfg, state = setup(h, srv, 'absurd')
+        srv.on_fetch = announce
+        cp = h.facteur('run', '--once', '-c', cfg, valgrind=True)
+        t.eq(cp.returncode, 75, 'a 20-digit literal size: exit 75, no crash, '
+             'nothing leaked under valgrind')
+        t.diag('error: ' + cp.stderr.strip().splitlines()[-1][:200])
+        t.eq(journal(state), [], 'nothing is journalled')
+        t.eq([c for c in srv.commands if ' UID STORE ' in c], [],
+             'no action ran')
+        srv.on_fetch = None
+        cp = h.facteur('run', '--once', '-c', cfg)
+        t.eq((cp.returncode, journal(state)), (0, [('42/9', sha(msg), 2)]),
+             'once the server behaves, the message is processed')
+
+
 def oversize_by_size(t, h):
     small = PLAIN % 5
     big = 100 << 20                 # over the 64 MiB cap
@@ -212,6 +236,7 @@ def main():
               t, h)
         t.run('a connection cut mid-literal', cut_literal, t, h)
         t.run('an oversize literal', oversize_literal, t, h)
+        t.run('an absurd literal size', absurd_literal, t, h)
         t.run('a message over the size cap', oversize_by_size, t, h)
     t.done()
 
