@@ -265,6 +265,64 @@ def refused_by_action(t, h):
         t.eq(rows, [(2,)], 'the journal records it as failed for good')
 
 
+def move_waits(t):
+    """A move (or delete) after an action that will be retried waits for it:
+    once the message left its mailbox it would never be fetched again, and
+    the retry would never happen."""
+    with Harness() as h:
+        t.harness = h
+        rules = write_rules(h, 'rules:\n  - name: answer-then-file\n'
+                            '    then:\n      - reply: {body: "Got it."}\n'
+                            '      - move: Archive\n')
+        state = os.path.join(h.tmp, 'facteur', 'wait.db')
+        cfg = h.write_config('''state: %(state)s
+smtp:
+  url: smtps://127.0.0.1:%(smtps)d
+  user: bot
+  password: secret
+  from: bot@example.test
+  ca_file: %(ca)s
+accounts:
+  - name: bot
+    url: imaps://127.0.0.1:%(imaps)d/INBOX
+    user: bot
+    password: secret
+    ca_file: %(ca)s
+    after: keep
+    addresses: [bot@example.test]
+    rules: [%(rules)s]
+''' % dict(state=state, smtps=h.ports['smtps'], imaps=h.ports['imaps'],
+           ca=h.ca_file, rules=rules), name='wait.yaml')
+        h.deliver('bot', message('wait-for-me'))
+        h.stop_smtp()
+        cp = h.facteur('run', '--once', '-c', cfg)
+        t.ok('reply will retry' in cp.stderr, 'the reply fails for now '
+             '(SMTP server down)', cp.stderr[-1500:])
+        t.ok('move waits for the actions before it' in cp.stderr,
+             'the move says it waits', cp.stderr[-1500:])
+        t.eq(sorted(by_subject(h.fetch_all('bot'))), ['wait-for-me'],
+             'the message stays in INBOX')
+        t.eq(h.count('bot', 'Archive'), 0, 'nothing in Archive yet')
+
+        h.start_smtp()
+        db = sqlite3.connect(state)
+        db.execute('UPDATE action SET next_attempt = 0')     # time passes
+        db.commit()
+        db.close()
+        cp = h.facteur('run', '--once', '-c', cfg)
+        t.eq(cp.returncode, 0, 'the next run exits 0')
+        h.wait_for_messages('alice', 1)
+        t.eq(len(h.fetch_all('alice')), 1, 'the reply went out once')
+        t.eq([raw for _, _, raw in h.fetch_all('bot', 'Archive')],
+             [message('wait-for-me')], 'then the message moved')
+        t.eq(h.count('bot'), 0, 'INBOX is empty')
+        db = sqlite3.connect(state)
+        rows = db.execute('SELECT type, status FROM action ORDER BY idx'
+                          ).fetchall()
+        db.close()
+        t.eq(rows, [('reply', 1), ('move', 1)], 'both actions are done')
+
+
 def maildir_account(t, h):
     md = os.path.join(h.tmp, 'facteur', 'md')
     for d in ('new', 'cur', 'tmp'):
@@ -431,6 +489,7 @@ def main():
         t.run('IDLE after the after policy moved', idle_after_expunge, t, h,
               '{move: "Traité/policy"}', 'policy', 'Traité/policy')
     t.run('move and delete without MOVE and UIDPLUS', without_move, t)
+    t.run('a move waits for an action to be retried', move_waits, t)
     t.done()
 
 
