@@ -123,7 +123,8 @@ class FakeImap:
             elif verb in ('SELECT', 'EXAMINE'):
                 uids = sorted(self.messages)
                 s.sendall(b'* %d EXISTS\r\n* OK [UIDVALIDITY %d] ok\r\n'
-                          b'* OK [UIDNEXT %d] ok\r\n%s OK [READ-WRITE] done\r\n'
+                          b'* OK [UIDNEXT %d] ok\r\n'
+                          b'%s OK [READ-WRITE] done\r\n'
                           % (len(uids), self.uidvalidity,
                              (uids[-1] + 1) if uids else 1, tag))
             elif cmd == 'UID SEARCH':
@@ -147,7 +148,7 @@ class FakeImap:
                         return
                 else:
                     s.sendall(self.fetch_response(uids, tag))
-            elif cmd in ('UID STORE', 'NOOP') or verb == 'NOOP':
+            elif cmd == 'UID STORE' or verb == 'NOOP':
                 s.sendall(b'%s OK done\r\n' % tag)
             elif verb == 'LOGOUT':
                 s.sendall(b'* BYE bye\r\n%s OK done\r\n' % tag)
