@@ -11,8 +11,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Harness, Tap  # noqa: E402
 
-CORPUS = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..',
-                      '..', '..', 'shared', 'corpus')
+# ../shared/corpus beside the repository, or FACTEUR_CORPUS.
+CORPUS = os.environ.get('FACTEUR_CORPUS') or os.path.normpath(os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'shared',
+    'corpus'))
 N = 1000
 
 RULES = '''rules:
