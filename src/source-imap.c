@@ -39,6 +39,9 @@ struct uid_list {
 static int	 sync_batch(struct runner *, struct conf_account *,
 		     struct imap_conn *, const char *, const uint32_t *,
 		     size_t, uint32_t *, char **);
+static enum process_result sync_one(struct runner *, struct conf_account *,
+		    struct imap_conn *, const char *,
+		    const struct imap_message *);
 static char	*uid_set(const uint32_t *, size_t);
 static int	 apply_after(struct runner *, struct conf_account *,
 		     struct imap_conn *, const char *, uint32_t, char **);
@@ -47,7 +50,7 @@ static int	 size_cb(struct imap_conn *, struct imap_resp *, void *,
 		     char **);
 static int	 find_oversize(struct imap_conn *, const char *,
 		     struct uid_list *, char **);
-static bool	 uid_in(const struct uid_list *, uint32_t);
+static size_t	 uid_find(const struct uid_list *, uint32_t);
 
 /* "1,3:5,9" from a sorted list. */
 static char *
@@ -136,15 +139,16 @@ find_oversize(struct imap_conn *c, const char *set, struct uid_list *big,
 	    "UID FETCH %s (UID RFC822.SIZE)", set);
 }
 
-static bool
-uid_in(const struct uid_list *l, uint32_t uid)
+/* The index of uid in the list, or SIZE_MAX. */
+static size_t
+uid_find(const struct uid_list *l, uint32_t uid)
 {
 	size_t	 i;
 
 	for (i = 0; i < l->n; i++)
 		if (l->uids[i] == uid)
-			return true;
-	return false;
+			return i;
+	return SIZE_MAX;
 }
 
 /*
@@ -199,6 +203,29 @@ apply_after(struct runner *r, struct conf_account *a, struct imap_conn *c,
 	return res == ACTION_TEMP ? IMAP_TEMP : IMAP_NO;
 }
 
+/* Process one message, then apply the after policy if it is finished. */
+static enum process_result
+sync_one(struct runner *r, struct conf_account *a, struct imap_conn *c,
+    const char *mailbox, const struct imap_message *m)
+{
+	enum process_result	 pr;
+	char			 key[32], *err = NULL;
+
+	snprintf(key, sizeof key, "%" PRIu32 "/%" PRIu32, c->uidvalidity,
+	    m->uid);
+	r->imap = c;
+	pr = runner_process(r, a, mailbox, key, m->uid, m->data, m->len);
+	r->imap = NULL;
+	if (pr == PROCESS_DONE && !r->gone &&
+	    apply_after(r, a, c, mailbox, m->uid, &err) != IMAP_OK) {
+		log_warn("%s: %s: uid %" PRIu32 ": after-policy: %s", a->name,
+		    mailbox, m->uid, err);
+		free(err);
+		pr = PROCESS_PENDING;
+	}
+	return pr;
+}
+
 static int
 sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
     const char *mailbox, const uint32_t *uids, size_t n, uint32_t *last,
@@ -206,10 +233,9 @@ sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
 {
 	struct imap_message	*v = NULL;
 	struct uid_list		 big;
-	enum process_result	 pr;
-	size_t			 i, j, nv = 0, nwant = 0;
+	size_t			 i, j, k, nv = 0, nwant = 0;
 	uint32_t		*want;
-	char			*set, key[32], *err = NULL;
+	char			*set;
 	bool			 blocked = false;
 	int			 rc;
 
@@ -220,7 +246,7 @@ sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
 		goto out;
 	want = xreallocarray(NULL, n, sizeof *want);
 	for (i = 0; i < n; i++)
-		if (!uid_in(&big, uids[i]))
+		if (uid_find(&big, uids[i]) == SIZE_MAX)
 			want[nwant++] = uids[i];
 	if (nwant > 0) {
 		set = uid_set(want, nwant);
@@ -232,38 +258,26 @@ sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
 		goto out;
 	if (nv > 1)
 		qsort(v, nv, sizeof *v, msg_uid_cmp);
-	for (i = j = 0; i < nv || j < big.n; ) {
-		/* Both lists are in UID order: take the lower. */
-		if (j < big.n && (i == nv || big.uids[j] < v[i].uid)) {
+	/* In UID order; a UID that vanished meanwhile has no message. */
+	for (k = i = 0; k < n; k++) {
+		if ((j = uid_find(&big, uids[k])) != SIZE_MAX) {
 			log_warn("%s: %s: uid %" PRIu32 ": %" PRIu32 " bytes, "
 			    "over the cap of %zu: left in the mailbox",
-			    a->name, mailbox, big.uids[j], big.sizes[j],
+			    a->name, mailbox, uids[k], big.sizes[j],
 			    c->max_literal);
 			if (!blocked)
-				*last = big.uids[j];
-			j++;
+				*last = uids[k];
 			continue;
 		}
-		snprintf(key, sizeof key, "%" PRIu32 "/%" PRIu32,
-		    c->uidvalidity, v[i].uid);
-		r->imap = c;
-		pr = runner_process(r, a, mailbox, key, v[i].uid, v[i].data,
-		    v[i].len);
-		r->imap = NULL;
-		if (pr == PROCESS_DONE && !r->gone &&
-		    apply_after(r, a, c, mailbox, v[i].uid, &err) != IMAP_OK) {
-			log_warn("%s: %s: uid %" PRIu32 ": after-policy: %s",
-			    a->name, mailbox, v[i].uid, err);
-			free(err);
-			err = NULL;
-			pr = PROCESS_PENDING;
-		}
+		while (i < nv && v[i].uid < uids[k])
+			i++;
+		if (i == nv || v[i].uid != uids[k])
+			continue;
 		/* The saved UID never passes a message still pending. */
-		if (pr != PROCESS_DONE)
+		if (sync_one(r, a, c, mailbox, &v[i]) != PROCESS_DONE)
 			blocked = true;
 		if (!blocked)
 			*last = v[i].uid;
-		i++;
 	}
 out:
 	for (i = 0; i < nv; i++)
