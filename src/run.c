@@ -138,7 +138,7 @@ runner_actions(struct runner *r, struct conf_account *a, const char *mailbox,
 	size_t			 i, n;
 	char			*cause = NULL, *err, *ident, *where;
 	const char		*type;
-	bool			 permanent;
+	bool			 permanent, held = false;
 
 	if (state_actions(r->state, rowid, &v, &n, &cause) != 0) {
 		log_error("%s: %s", a->name, cause);
@@ -154,10 +154,24 @@ runner_actions(struct runner *r, struct conf_account *a, const char *mailbox,
 	ctx.imap = r->imap;
 	ctx.gone = &r->gone;
 	for (i = 0; i < n; i++) {
-		if (v[i].status != STATE_ACT_PENDING ||
-		    v[i].next_attempt > time(NULL))
+		if (v[i].status != STATE_ACT_PENDING)
 			continue;
+		if (v[i].next_attempt > time(NULL)) {
+			held = true;
+			continue;
+		}
 		type = json_string_value(json_object_get(v[i].fields, "type"));
+		/*
+		 * Taking the message out of its mailbox while an action before
+		 * it waits for a retry would strand that action: the message
+		 * would never be fetched again to resume it.
+		 */
+		if (held && type != NULL && (strcmp(type, "move") == 0 ||
+		    strcmp(type, "delete") == 0)) {
+			log_info("%s: %s: %s: %s waits for the actions before "
+			    "it", a->name, mailbox, key, type);
+			continue;
+		}
 		ident = xasprintf("%s/%s/%s/%d", a->name, mailbox, key,
 		    v[i].idx);
 		ctx.ident = ident;
@@ -183,6 +197,8 @@ runner_actions(struct runner *r, struct conf_account *a, const char *mailbox,
 				cause = NULL;
 				permanent = true;
 			}
+			if (!permanent)
+				held = true;
 			where = runner_mailbox_name(a, mailbox);
 			log_warn("%s: %s: %s: %s %s: %s", a->name, where, key,
 			    type, permanent ? "failed" : "will retry", err);

@@ -8,11 +8,17 @@
  *
  * A UIDVALIDITY change restarts from UID 1; messages already processed are
  * recognised in the journal by their bytes and Message-ID.
+ *
+ * Sizes are asked first (RFC822.SIZE): a message larger than the reader
+ * takes is left in the mailbox with a warning, and the saved UID moves past
+ * it, so one huge message neither fails its whole batch nor blocks the
+ * mailbox.
  */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "action.h"
 #include "conf.h"
 #include "imap.h"
 #include "log.h"
@@ -23,13 +29,28 @@
 
 #define FETCH_BATCH	100
 
+/* UIDs, with the size the server gave for each. */
+struct uid_list {
+	uint32_t	*uids;
+	uint32_t	*sizes;
+	size_t		 n;
+};
+
 static int	 sync_batch(struct runner *, struct conf_account *,
 		     struct imap_conn *, const char *, const uint32_t *,
 		     size_t, uint32_t *, char **);
+static enum process_result sync_one(struct runner *, struct conf_account *,
+		    struct imap_conn *, const char *,
+		    const struct imap_message *);
 static char	*uid_set(const uint32_t *, size_t);
-static int	 apply_after(struct conf_account *, struct imap_conn *,
-		     uint32_t, char **);
+static int	 apply_after(struct runner *, struct conf_account *,
+		     struct imap_conn *, const char *, uint32_t, char **);
 static int	 msg_uid_cmp(const void *, const void *);
+static int	 size_cb(struct imap_conn *, struct imap_resp *, void *,
+		     char **);
+static int	 find_oversize(struct imap_conn *, const char *,
+		     struct uid_list *, char **);
+static size_t	 uid_find(const struct uid_list *, uint32_t);
 
 /* "1,3:5,9" from a sorted list. */
 static char *
@@ -62,44 +83,147 @@ msg_uid_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* One "* N FETCH (UID u RFC822.SIZE s)": note u if s is over the cap. */
 static int
-apply_after(struct conf_account *a, struct imap_conn *c, uint32_t uid,
+size_cb(struct imap_conn *c, struct imap_resp *r, void *arg, char **cause)
+{
+	struct uid_list	*big = arg;
+	struct imap_tok	 t, v;
+	uint32_t	 uid = 0, size = 0;
+	bool		 sized = false;
+	int		 depth;
+
+	(void)cause;
+	imap_next(r);			/* "*" */
+	imap_next(r);			/* sequence number */
+	t = imap_next(r);
+	if (!imap_tok_is(&t, "FETCH") || imap_next(r).type != IMAP_TOK_OPEN)
+		goto out;
+	while ((t = imap_next(r)).type == IMAP_TOK_ATOM) {
+		v = imap_next(r);
+		if (imap_tok_is(&t, "UID"))
+			imap_tok_u32(&v, &uid);
+		else if (imap_tok_is(&t, "RFC822.SIZE"))
+			sized = imap_tok_u32(&v, &size) == 0;
+		/* Skip a list value (FLAGS the server adds on its own). */
+		for (depth = v.type == IMAP_TOK_OPEN; depth > 0;) {
+			v = imap_next(r);
+			if (v.type == IMAP_TOK_OPEN)
+				depth++;
+			else if (v.type == IMAP_TOK_CLOSE)
+				depth--;
+			else if (v.type == IMAP_TOK_END ||
+			    v.type == IMAP_TOK_ERROR)
+				goto out;
+		}
+	}
+	if (uid != 0 && sized && size > c->max_literal) {
+		big->uids = xreallocarray(big->uids, big->n + 1,
+		    sizeof *big->uids);
+		big->sizes = xreallocarray(big->sizes, big->n + 1,
+		    sizeof *big->sizes);
+		big->uids[big->n] = uid;
+		big->sizes[big->n++] = size;
+	}
+out:
+	r->pos = 0;
+	return IMAP_OK;
+}
+
+static int
+find_oversize(struct imap_conn *c, const char *set, struct uid_list *big,
     char **cause)
 {
-	char	*q;
-	int	 rc;
+	memset(big, 0, sizeof *big);
+	return imap_command(c, size_cb, big, cause,
+	    "UID FETCH %s (UID RFC822.SIZE)", set);
+}
+
+/* The index of uid in the list, or SIZE_MAX. */
+static size_t
+uid_find(const struct uid_list *l, uint32_t uid)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		if (l->uids[i] == uid)
+			return i;
+	return SIZE_MAX;
+}
+
+/*
+ * The after policy is the server actions' work: flag \Seen, delete, or
+ * move (MOVE or COPY + \Deleted + EXPUNGE, a missing folder created, the
+ * name in modified UTF-7, our expunges counted for IDLE).
+ */
+static int
+apply_after(struct runner *r, struct conf_account *a, struct imap_conn *c,
+    const char *mailbox, uint32_t uid, char **cause)
+{
+	struct action_ctx	 ctx;
+	const struct action_ops	*ops;
+	enum action_result	 res;
+	json_t			*fields;
+	bool			 gone = false;
 
 	switch (a->after) {
-	case AFTER_KEEP:
-		return IMAP_OK;
 	case AFTER_SEEN:
-		return imap_command(c, NULL, NULL, cause,
-		    "UID STORE %" PRIu32 " +FLAGS.SILENT (\\Seen)", uid);
+		ops = &action_flag_ops;
+		fields = json_pack("{s:[s],s:[]}", "add", "\\Seen", "remove");
+		break;
 	case AFTER_MOVE:
-		q = imap_quote(a->after_folder);
-		if (imap_has_cap(c, "MOVE")) {
-			rc = imap_command(c, NULL, NULL, cause,
-			    "UID MOVE %" PRIu32 " %s", uid, q);
-			free(q);
-			return rc;
-		}
-		rc = imap_command(c, NULL, NULL, cause,
-		    "UID COPY %" PRIu32 " %s", uid, q);
-		free(q);
-		if (rc != IMAP_OK)
-			return rc;
-		/* FALLTHROUGH */
+		ops = &action_move_ops;
+		fields = json_pack("{s:s}", "folder", a->after_folder);
+		break;
 	case AFTER_DELETE:
-		rc = imap_command(c, NULL, NULL, cause,
-		    "UID STORE %" PRIu32 " +FLAGS.SILENT (\\Deleted)", uid);
-		if (rc != IMAP_OK)
-			return rc;
-		if (imap_has_cap(c, "UIDPLUS"))
-			return imap_command(c, NULL, NULL, cause,
-			    "UID EXPUNGE %" PRIu32, uid);
-		return imap_command(c, NULL, NULL, cause, "EXPUNGE");
+		ops = &action_delete_ops;
+		fields = json_object();
+		break;
+	default:
+		return IMAP_OK;
 	}
-	return IMAP_OK;
+	if (fields == NULL) {
+		*cause = xasprintf("folder name '%s' is not valid UTF-8",
+		    a->after_folder);
+		return IMAP_NO;
+	}
+	memset(&ctx, 0, sizeof ctx);
+	ctx.conf = r->conf;
+	ctx.account = a;
+	ctx.state = r->state;
+	ctx.mailbox = mailbox;
+	ctx.ident = "after";
+	ctx.uid = uid;
+	ctx.imap = c;
+	ctx.gone = &gone;
+	res = ops->exec(&ctx, fields, cause);
+	json_decref(fields);
+	if (res == ACTION_OK)
+		return IMAP_OK;
+	return res == ACTION_TEMP ? IMAP_TEMP : IMAP_NO;
+}
+
+/* Process one message, then apply the after policy if it is finished. */
+static enum process_result
+sync_one(struct runner *r, struct conf_account *a, struct imap_conn *c,
+    const char *mailbox, const struct imap_message *m)
+{
+	enum process_result	 pr;
+	char			 key[32], *err = NULL;
+
+	snprintf(key, sizeof key, "%" PRIu32 "/%" PRIu32, c->uidvalidity,
+	    m->uid);
+	r->imap = c;
+	pr = runner_process(r, a, mailbox, key, m->uid, m->data, m->len);
+	r->imap = NULL;
+	if (pr == PROCESS_DONE && !r->gone &&
+	    apply_after(r, a, c, mailbox, m->uid, &err) != IMAP_OK) {
+		log_warn("%s: %s: uid %" PRIu32 ": after-policy: %s", a->name,
+		    mailbox, m->uid, err);
+		free(err);
+		pr = PROCESS_PENDING;
+	}
+	return pr;
 }
 
 static int
@@ -108,43 +232,60 @@ sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
     char **cause)
 {
 	struct imap_message	*v = NULL;
-	enum process_result	 pr;
-	size_t			 i, nv = 0;
-	char			*set, key[32], *err = NULL;
+	struct uid_list		 big;
+	size_t			 i, j, k, nv = 0, nwant = 0;
+	uint32_t		*want;
+	char			*set;
 	bool			 blocked = false;
 	int			 rc;
 
 	set = uid_set(uids, n);
-	rc = imap_fetch(c, set, &v, &nv, cause);
+	rc = find_oversize(c, set, &big, cause);
 	free(set);
 	if (rc != IMAP_OK)
-		return rc;
-	qsort(v, nv, sizeof *v, msg_uid_cmp);
-	for (i = 0; i < nv; i++) {
-		snprintf(key, sizeof key, "%" PRIu32 "/%" PRIu32,
-		    c->uidvalidity, v[i].uid);
-		r->imap = c;
-		pr = runner_process(r, a, mailbox, key, v[i].uid, v[i].data,
-		    v[i].len);
-		r->imap = NULL;
-		if (pr == PROCESS_DONE && !r->gone &&
-		    apply_after(a, c, v[i].uid, &err) != IMAP_OK) {
-			log_warn("%s: %s: uid %" PRIu32 ": after-policy: %s",
-			    a->name, mailbox, v[i].uid, err);
-			free(err);
-			err = NULL;
-			pr = PROCESS_PENDING;
+		goto out;
+	want = xreallocarray(NULL, n, sizeof *want);
+	for (i = 0; i < n; i++)
+		if (uid_find(&big, uids[i]) == SIZE_MAX)
+			want[nwant++] = uids[i];
+	if (nwant > 0) {
+		set = uid_set(want, nwant);
+		rc = imap_fetch(c, set, &v, &nv, cause);
+		free(set);
+	}
+	free(want);
+	if (rc != IMAP_OK)
+		goto out;
+	if (nv > 1)
+		qsort(v, nv, sizeof *v, msg_uid_cmp);
+	/* In UID order; a UID that vanished meanwhile has no message. */
+	for (k = i = 0; k < n; k++) {
+		if ((j = uid_find(&big, uids[k])) != SIZE_MAX) {
+			log_warn("%s: %s: uid %" PRIu32 ": %" PRIu32 " bytes, "
+			    "over the cap of %zu: left in the mailbox",
+			    a->name, mailbox, uids[k], big.sizes[j],
+			    c->max_literal);
+			if (!blocked)
+				*last = uids[k];
+			continue;
 		}
+		while (i < nv && v[i].uid < uids[k])
+			i++;
+		if (i == nv || v[i].uid != uids[k])
+			continue;
 		/* The saved UID never passes a message still pending. */
-		if (pr != PROCESS_DONE)
+		if (sync_one(r, a, c, mailbox, &v[i]) != PROCESS_DONE)
 			blocked = true;
 		if (!blocked)
 			*last = v[i].uid;
 	}
+out:
 	for (i = 0; i < nv; i++)
 		free(v[i].data);
 	free(v);
-	return IMAP_OK;
+	free(big.uids);
+	free(big.sizes);
+	return rc;
 }
 
 int

@@ -399,7 +399,7 @@ class Harness:
     def __init__(self, users=None, smtp=True, require_auth=False,
                  keep=None, max_userip_connections=1000,
                  process_limit=None, client_limit=None, login_processes=None,
-                 mail_user=None):
+                 mail_user=None, dovecot_extra=''):
         """users: {name: password} or names (password 'secret'); many
         users are best given here: add_user() waits for each to log in.
 
@@ -415,8 +415,13 @@ class Harness:
 
         mail_user: the system user owning the mail (default 'facteurtest',
         else 'nobody'); inotify instances, which Dovecot takes one per
-        IDLE session, are counted per user."""
+        IDLE session, are counted per user.
+
+        dovecot_extra: lines appended to dovecot.conf (a later setting
+        overrides an earlier one)."""
         self.host = '127.0.0.1'
+        # Lines appended to dovecot.conf (a later setting overrides).
+        self.dovecot_extra = dovecot_extra
         self.domain = DOMAIN
         if users is None:
             users = {u: DEFAULT_PASSWORD for u in DEFAULT_USERS}
@@ -763,6 +768,8 @@ class Harness:
             min_uid=min(self.mail_uid, 500), domain=self.domain,
             max_userip=self.max_userip_connections)
         conf += self._dovecot_limits()
+        if self.dovecot_extra:
+            conf += '\n# dovecot_extra\n' + self.dovecot_extra + '\n'
         self.dovecot_conf = os.path.join(d, 'dovecot.conf')
         with open(self.dovecot_conf, 'w') as f:
             f.write(conf)
