@@ -155,6 +155,7 @@ msg_free(struct msg *m)
 	free(m->headers);
 	free(m->raw_values);
 	free(m->attachments);
+	msg_body_free(m);
 	g_mime_parser_options_free(m->options);
 	free(m->raw);
 	free(m);
@@ -376,6 +377,7 @@ parse_headers(struct msg *m)
 	}
 	set_fallback_charsets(m, gm);
 	load_headers(m, gm);
+	msg_body_note_top(m, gm);
 	g_object_unref(gm);
 	if (m->nheaders == 0)
 		msg_defect(m, "no header fields");
@@ -1005,6 +1007,7 @@ size_t
 msg_attachments(struct msg *m, const struct msg_attachment **out)
 {
 	msg_body_parse(m);
+	msg_body_sizes(m);
 	*out = m->attachments;
 	return m->nattachments;
 }
