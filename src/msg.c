@@ -66,6 +66,7 @@ static size_t	 gather_headers(GMimeMessage *, struct header_ref **);
 static int	 compare_header_ref(const void *, const void *);
 static void	 load_headers(struct msg *, GMimeMessage *);
 static void	 load_header(struct msg *, size_t, GMimeHeader *);
+static const char *header_value(struct msg *, size_t);
 static char	*decode_text(struct msg *, const char *);
 static const char *raw_header(struct msg *, const char *, size_t);
 static void	 add_addr_guess(struct msg *, enum msg_addr_field,
@@ -484,23 +485,40 @@ load_headers(struct msg *m, GMimeMessage *gm)
 	free(refs);
 }
 
+/* The name and the unfolded value; the decoded value when first asked. */
 static void
 load_header(struct msg *m, size_t i, GMimeHeader *h)
 {
-	char		*unfolded, *decoded;
+	char		*unfolded;
 	const char	*name;
 
 	name = g_mime_header_get_name(h);
 	unfolded = g_mime_utils_header_unfold(g_mime_header_get_raw_value(h));
-	m->quiet = true;	/* the parser has warned already */
-	decoded = decode_text(m, unfolded);
-	m->quiet = false;
 	m->headers[i].name = msg_keep_utf8(m, name, strlen(name));
-	m->headers[i].value = msg_keep_utf8(m, decoded, strlen(decoded));
-	trim(m->pool[m->npool - 1]);
+	m->headers[i].value = NULL;
 	m->raw_values[i] = msg_keep(m, xstrdup(trim(unfolded)));
 	g_free(unfolded);
+}
+
+/*
+ * The i-th header's value, RFC 2047 decoded, valid UTF-8, trimmed. Most
+ * fields (Received, DKIM-Signature...) are never asked for: decode each
+ * the first time it is.
+ */
+static const char *
+header_value(struct msg *m, size_t i)
+{
+	char	*decoded;
+
+	if (m->headers[i].value != NULL)
+		return m->headers[i].value;
+	m->quiet = true;	/* the parser has warned already */
+	decoded = decode_text(m, m->raw_values[i]);
+	m->quiet = false;
+	m->headers[i].value = trim(msg_keep(m, msg_utf8_sanitize(decoded,
+	    strlen(decoded))));
 	g_free(decoded);
+	return m->headers[i].value;
 }
 
 /*
@@ -978,6 +996,10 @@ msg_return_path(struct msg *m)
 size_t
 msg_headers(struct msg *m, const struct msg_header **out)
 {
+	size_t	 i;
+
+	for (i = 0; i < m->nheaders; i++)
+		header_value(m, i);
 	*out = m->headers;
 	return m->nheaders;
 }
@@ -991,7 +1013,7 @@ msg_header(struct msg *m, const char *name, size_t idx)
 		if (strcasecmp(m->headers[i].name, name) != 0)
 			continue;
 		if (idx-- == 0)
-			return m->headers[i].value;
+			return header_value(m, i);
 	}
 	return NULL;
 }

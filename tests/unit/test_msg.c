@@ -625,6 +625,33 @@ test_attachment_sizes_later(void **state)
 	msg_free(m);
 }
 
+/*
+ * Header values are decoded when first asked for, one by one or all at
+ * once: both ways give the same text. "w6l0w6k=" is base64 for "été".
+ */
+static void
+test_header_values_on_demand(void **state)
+{
+	static const char raw[] = "X-A:   =?UTF-8?B?w6l0w6k=?= \t\n"
+	    "X-B: plain\n folded\nX-A: second\n\nbody\n";
+	const struct msg_header	*h;
+	struct msg		*m;
+
+	(void)state;
+	m = msg_new(raw, sizeof raw - 1, NULL);
+	assert_string_equal(msg_header(m, "x-a", 1), "second");
+	assert_int_equal(msg_headers(m, &h), 3);
+	assert_string_equal(h[0].value, "\xc3\xa9t\xc3\xa9");
+	assert_string_equal(h[1].value, "plain folded");
+	assert_string_equal(h[2].value, "second");
+	assert_ptr_equal(msg_header(m, "X-A", 0), h[0].value);
+	msg_free(m);
+	m = msg_new(raw, sizeof raw - 1, NULL);
+	assert_string_equal(msg_header(m, "X-A", 0), "\xc3\xa9t\xc3\xa9");
+	assert_null(msg_header(m, "X-A", 2));
+	msg_free(m);
+}
+
 int
 main(void)
 {
@@ -641,6 +668,7 @@ main(void)
 		cmocka_unit_test(test_groups_and_return_path),
 		cmocka_unit_test(test_single_part_text),
 		cmocka_unit_test(test_attachment_sizes_later),
+		cmocka_unit_test(test_header_values_on_demand),
 	};
 
 	msg_library_init();
