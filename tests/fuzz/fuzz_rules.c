@@ -45,6 +45,12 @@ static const char message[] =
 static char	path[64];
 
 static void
+remove_file(void)
+{
+	unlink(path);
+}
+
+static void
 setup(void)
 {
 	int	 fd;
@@ -56,6 +62,7 @@ setup(void)
 	if ((fd = mkstemp(path)) == -1)
 		abort();
 	close(fd);
+	atexit(remove_file);
 }
 
 int
