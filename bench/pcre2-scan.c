@@ -148,7 +148,8 @@ main(int argc, char **argv)
 	FILE		*f;
 	char		*data = NULL;
 	const char	*id;
-	size_t		 cap = 0, len, n, msgs = 0, bytes = 0, matched = 0;
+	size_t		 cap = 0, len, n, msgs = 0, bytes = 0;
+	size_t		 matched = 0;
 	int		 i = 1, verbose = 0;
 
 	if (argc > 1 && strcmp(argv[1], "-v") == 0) {

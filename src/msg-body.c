@@ -141,8 +141,8 @@ msg_body_note_top(struct msg *m, GMimeMessage *gm)
 	const char		*charset;
 
 	top = g_mime_message_get_mime_part(gm);
-	if (m->header_len >= m->parse_len || top == NULL || !GMIME_IS_PART(top) ||
-	    leaf_crypto_flags(GMIME_PART(top)) != 0 ||
+	if (m->header_len >= m->parse_len || top == NULL ||
+	    !GMIME_IS_PART(top) || leaf_crypto_flags(GMIME_PART(top)) != 0 ||
 	    !is_body_text(GMIME_PART(top)))
 		return;
 	ct = g_mime_object_get_content_type(top);

@@ -538,7 +538,8 @@ get_values(const struct cond *c, struct rule_eval *ev, struct values *vals)
 		add_value(vals, msg_text(ev->msg));
 		break;
 	default:
-		for (i = 0; (v = msg_header(ev->msg, c->header, i)) != NULL; i++)
+		for (i = 0; (v = msg_header(ev->msg, c->header, i)) != NULL;
+		    i++)
 			add_value(vals, v);
 		break;
 	}

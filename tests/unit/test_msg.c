@@ -571,7 +571,8 @@ test_single_part_text(void **state)
 
 	(void)state;
 	m = msg_new(b64, sizeof b64 - 1, NULL);
-	assert_string_equal(msg_text(m), "\xc3\xa9t\xc3\xa9 d\xc3\xa9j\xc3\xa0");
+	assert_string_equal(msg_text(m),
+	    "\xc3\xa9t\xc3\xa9 d\xc3\xa9j\xc3\xa0");
 	assert_int_equal(msg_attachments(m, &a), 0);
 	msg_free(m);
 	m = msg_new(qp, sizeof qp - 1, NULL);
