@@ -1,6 +1,8 @@
 /*
  * One match context and one JIT stack serve every match: facteur evaluates
- * rules on one thread. Both are made on first use.
+ * rules on one thread. Both are made on first use. For the same reason each
+ * pattern keeps its match data, made when it is compiled, rather than one
+ * allocation per match.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 struct match {
 	char		 *pattern;
 	pcre2_code	 *code;
+	pcre2_match_data *md;		/* reused by every match */
 	bool		  jit;
 	char		**names;
 	size_t		  nnames;
@@ -91,6 +94,9 @@ match_compile(const char *pattern, char **cause, size_t *erroff)
 	}
 	m->pattern = xstrdup(pattern);
 	m->jit = pcre2_jit_compile(m->code, PCRE2_JIT_COMPLETE) == 0;
+	if ((m->md = pcre2_match_data_create_from_pattern(m->code, NULL)) ==
+	    NULL)
+		fatal("pcre2: out of memory");
 	collect_names(m);
 	return m;
 }
@@ -120,6 +126,7 @@ match_free(struct match *m)
 	for (i = 0; i < m->nnames; i++)
 		free(m->names[i]);
 	free(m->names);
+	pcre2_match_data_free(m->md);
 	pcre2_code_free(m->code);
 	free(m->pattern);
 	free(m);
@@ -147,16 +154,12 @@ enum match_result
 match_exec(const struct match *m, const char *subject, size_t len,
     struct match_vars *vars, const char **why)
 {
-	pcre2_match_data	*md;
-	int			 rc;
+	int	 rc;
 
-	if ((md = pcre2_match_data_create_from_pattern(m->code, NULL)) == NULL)
-		fatal("pcre2: out of memory");
-	rc = pcre2_match(m->code, (PCRE2_SPTR)subject, len, 0, 0, md,
+	rc = pcre2_match(m->code, (PCRE2_SPTR)subject, len, 0, 0, m->md,
 	    match_context());
 	if (rc >= 0 && vars != NULL)
-		push_captures(m, subject, md, vars);
-	pcre2_match_data_free(md);
+		push_captures(m, subject, m->md, vars);
 	if (rc >= 0)
 		return MATCH_YES;
 	if (rc == PCRE2_ERROR_NOMATCH)

@@ -16,6 +16,12 @@
  * signature listed; encrypted parts are listed, never decrypted.
  *
  * Every walk is capped: nesting depth, number of parts, bytes of text.
+ *
+ * Two costs are put off until asked for. A message that is a single text
+ * part (what the header block already says) gets its text without a MIME
+ * parse: the bytes after the header block are decoded as GMime would decode
+ * that part. And an attachment's size needs its content decoded: sizes are
+ * measured when msg_attachments() first asks, not when the text does.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +60,10 @@ static void	 walk_leaf(struct walk *, GMimePart *, int);
 static bool	 is_body_text(GMimePart *);
 static int	 leaf_crypto_flags(GMimePart *);
 static char	*decode_content(GMimePart *, size_t *);
+static char	*decode_stream(GMimeDataWrapper *, size_t *);
+static void	 single_text(struct walk *);
+static void	 add_decoded(struct walk *, const char *, size_t,
+		    const char *, bool);
 static char	*to_utf8(struct msg *, const char *, size_t, const char *);
 static char	*guess_8bit(struct msg *, const char *, size_t);
 static void	 add_text(struct walk *, GMimePart *);
@@ -75,7 +85,9 @@ msg_body_parse(struct msg *m)
 	memset(&w, 0, sizeof w);
 	w.m = m;
 	buf_init(&w.text, m->limits.max_text);
-	if ((gm = msg_gmime_parse(m, m->parse, m->parse_len)) == NULL) {
+	if (m->single_text)
+		single_text(&w);
+	else if ((gm = msg_gmime_parse(m, m->parse, m->parse_len)) == NULL) {
 		/* No MIME structure at all: the bytes after the headers. */
 		msg_defect(m, "message could not be parsed as MIME");
 		if (m->header_len < m->parse_len)
@@ -83,9 +95,94 @@ msg_body_parse(struct msg *m)
 			    m->header_len, m->parse_len - m->header_len));
 	} else {
 		walk_object(&w, g_mime_message_get_mime_part(gm), 0, 0);
-		g_object_unref(gm);
+		if (m->nattachments > 0)
+			m->body_gm = gm;	/* for msg_body_sizes() */
+		else
+			g_object_unref(gm);
 	}
 	finish_text(&w);
+}
+
+void
+msg_body_sizes(struct msg *m)
+{
+	size_t	 i;
+
+	if (m->sizes_done)
+		return;
+	m->sizes_done = true;
+	for (i = 0; i < m->nattachments; i++)
+		m->attachments[i].size = object_size(m->attachment_objs[i]);
+	msg_body_free(m);
+}
+
+void
+msg_body_free(struct msg *m)
+{
+	free(m->attachment_objs);
+	m->attachment_objs = NULL;
+	if (m->body_gm != NULL)
+		g_object_unref(m->body_gm);
+	m->body_gm = NULL;
+}
+
+/*
+ * The header block parsed alone: when its top part is a leaf that the walk
+ * would take as the text (walk_object() at depth 0, then walk_leaf()), keep
+ * what decoding it needs. Such a message has no attachments. Without bytes
+ * after a blank line the MIME parse still runs: it is cheap then, and it is
+ * what reports a header block that never ends.
+ */
+void
+msg_body_note_top(struct msg *m, GMimeMessage *gm)
+{
+	GMimeObject		*top;
+	GMimeContentType	*ct;
+	const char		*charset;
+
+	top = g_mime_message_get_mime_part(gm);
+	if (m->header_len >= m->parse_len || top == NULL ||
+	    !GMIME_IS_PART(top) || leaf_crypto_flags(GMIME_PART(top)) != 0 ||
+	    !is_body_text(GMIME_PART(top)))
+		return;
+	ct = g_mime_object_get_content_type(top);
+	charset = g_mime_content_type_get_parameter(ct, "charset");
+	m->single_text = true;
+	m->single_html = g_mime_content_type_is_type(ct, "text", "html");
+	m->single_encoding = g_mime_part_get_content_encoding(GMIME_PART(top));
+	m->single_charset = charset == NULL ? NULL :
+	    msg_keep(m, xstrdup(charset));
+}
+
+/* The text of a single-part message, from the bytes after its header. */
+static void
+single_text(struct walk *w)
+{
+	struct msg		*m = w->m;
+	GMimeStream		*in;
+	GMimeDataWrapper	*dw;
+	const char		*body = m->parse + m->header_len;
+	char			*decoded;
+	size_t			 len = m->parse_len - m->header_len;
+
+	w->parts = 1;
+	switch (m->single_encoding) {
+	case GMIME_CONTENT_ENCODING_DEFAULT:
+	case GMIME_CONTENT_ENCODING_7BIT:
+	case GMIME_CONTENT_ENCODING_8BIT:
+	case GMIME_CONTENT_ENCODING_BINARY:
+		add_decoded(w, body, len, m->single_charset, m->single_html);
+		return;
+	default:
+		break;
+	}
+	in = g_mime_stream_mem_new_with_buffer(body, len);
+	dw = g_mime_data_wrapper_new_with_stream(in, m->single_encoding);
+	decoded = decode_stream(dw, &len);
+	g_object_unref(dw);
+	g_object_unref(in);
+	add_decoded(w, decoded, len, m->single_charset, m->single_html);
+	free(decoded);
 }
 
 static void
@@ -284,13 +381,21 @@ static char *
 decode_content(GMimePart *part, size_t *len)
 {
 	GMimeDataWrapper	*dw;
-	GMimeStream		*mem;
-	GByteArray		*ba;
-	char			*out;
 
 	*len = 0;
 	if ((dw = g_mime_part_get_content(part)) == NULL)
 		return xstrdup("");
+	return decode_stream(dw, len);
+}
+
+/* What the wrapper holds, transfer encoding undone, NUL after. */
+static char *
+decode_stream(GMimeDataWrapper *dw, size_t *len)
+{
+	GMimeStream	*mem;
+	GByteArray	*ba;
+	char		*out;
+
 	mem = g_mime_stream_mem_new();
 	g_mime_data_wrapper_write_to_stream(dw, mem);
 	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
@@ -358,16 +463,26 @@ static void
 add_text(struct walk *w, GMimePart *part)
 {
 	GMimeContentType	*ct;
-	char			*raw, *utf8, *html;
+	char			*raw;
 	size_t			 len;
-	int			 cut = 0;
 
 	ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
 	raw = decode_content(part, &len);
-	utf8 = to_utf8(w->m, raw, len,
-	    g_mime_content_type_get_parameter(ct, "charset"));
+	add_decoded(w, raw, len, g_mime_content_type_get_parameter(ct,
+	    "charset"), g_mime_content_type_is_type(ct, "text", "html"));
 	free(raw);
-	if (g_mime_content_type_is_type(ct, "text", "html")) {
+}
+
+/* Decoded bytes of a text part in charset: to UTF-8, HTML to text. */
+static void
+add_decoded(struct walk *w, const char *raw, size_t len, const char *charset,
+    bool is_html)
+{
+	char	*utf8, *html;
+	int	 cut = 0;
+
+	utf8 = to_utf8(w->m, raw, len, charset);
+	if (is_html) {
 		html = msg_html_to_text(utf8, strlen(utf8),
 		    w->m->limits.max_text, &cut);
 		free(utf8);
@@ -436,7 +551,10 @@ add_attachment(struct walk *w, GMimeObject *obj, size_t depth, int flags)
 		    m->attachments_size * 2;
 		m->attachments = xreallocarray(m->attachments,
 		    m->attachments_size, sizeof *m->attachments);
+		m->attachment_objs = xreallocarray(m->attachment_objs,
+		    m->attachments_size, sizeof *m->attachment_objs);
 	}
+	m->attachment_objs[m->nattachments] = obj;
 	a = &m->attachments[m->nattachments++];
 	flags |= GMIME_IS_PART(obj) ? leaf_crypto_flags(GMIME_PART(obj)) : 0;
 	if (GMIME_IS_PART(obj))
@@ -454,7 +572,7 @@ add_attachment(struct walk *w, GMimeObject *obj, size_t depth, int flags)
 	a->content_type = msg_keep_utf8(m, lower, strlen(lower));
 	g_free(lower);
 	g_free(type);
-	a->size = object_size(obj);
+	a->size = 0;	/* msg_body_sizes() */
 	a->is_signed = (flags & WALK_SIGNED) != 0;
 	a->is_encrypted = (flags & WALK_ENCRYPTED) != 0;
 }

@@ -45,6 +45,22 @@ struct msg {
 	struct msg_attachment	*attachments;
 	size_t			 nattachments;
 	size_t			 attachments_size;
+	/*
+	 * Sizes cost a decode of each attachment: measured the first time
+	 * msg_attachments() asks. Until then the MIME tree stays, with each
+	 * attachment's object in it.
+	 */
+	GMimeMessage		*body_gm;
+	GMimeObject		**attachment_objs;
+	bool			 sizes_done;
+	/*
+	 * A message that is one text part (the common case) needs no MIME
+	 * parse for its text: what the header block said about that part.
+	 */
+	bool			 single_text;
+	bool			 single_html;
+	GMimeContentEncoding	 single_encoding;
+	const char		*single_charset;	/* NULL: none */
 
 	char			**defects;
 	size_t			 ndefects;
@@ -67,5 +83,11 @@ GMimeMessage	*msg_gmime_parse(struct msg *, const char *data, size_t len);
 
 /* msg-body.c: decode text and list attachments, once. */
 void		 msg_body_parse(struct msg *);
+/* msg-body.c: the decoded size of each attachment, once. */
+void		 msg_body_sizes(struct msg *);
+/* msg-body.c: note a top part that is the whole text (header stage). */
+void		 msg_body_note_top(struct msg *, GMimeMessage *);
+/* msg-body.c: drop the MIME tree and what points into it. */
+void		 msg_body_free(struct msg *);
 
 #endif

@@ -66,6 +66,7 @@ static size_t	 gather_headers(GMimeMessage *, struct header_ref **);
 static int	 compare_header_ref(const void *, const void *);
 static void	 load_headers(struct msg *, GMimeMessage *);
 static void	 load_header(struct msg *, size_t, GMimeHeader *);
+static const char *header_value(struct msg *, size_t);
 static char	*decode_text(struct msg *, const char *);
 static const char *raw_header(struct msg *, const char *, size_t);
 static void	 add_addr_guess(struct msg *, enum msg_addr_field,
@@ -155,6 +156,7 @@ msg_free(struct msg *m)
 	free(m->headers);
 	free(m->raw_values);
 	free(m->attachments);
+	msg_body_free(m);
 	g_mime_parser_options_free(m->options);
 	free(m->raw);
 	free(m);
@@ -376,6 +378,7 @@ parse_headers(struct msg *m)
 	}
 	set_fallback_charsets(m, gm);
 	load_headers(m, gm);
+	msg_body_note_top(m, gm);
 	g_object_unref(gm);
 	if (m->nheaders == 0)
 		msg_defect(m, "no header fields");
@@ -482,23 +485,40 @@ load_headers(struct msg *m, GMimeMessage *gm)
 	free(refs);
 }
 
+/* The name and the unfolded value; the decoded value when first asked. */
 static void
 load_header(struct msg *m, size_t i, GMimeHeader *h)
 {
-	char		*unfolded, *decoded;
+	char		*unfolded;
 	const char	*name;
 
 	name = g_mime_header_get_name(h);
 	unfolded = g_mime_utils_header_unfold(g_mime_header_get_raw_value(h));
-	m->quiet = true;	/* the parser has warned already */
-	decoded = decode_text(m, unfolded);
-	m->quiet = false;
 	m->headers[i].name = msg_keep_utf8(m, name, strlen(name));
-	m->headers[i].value = msg_keep_utf8(m, decoded, strlen(decoded));
-	trim(m->pool[m->npool - 1]);
+	m->headers[i].value = NULL;
 	m->raw_values[i] = msg_keep(m, xstrdup(trim(unfolded)));
 	g_free(unfolded);
+}
+
+/*
+ * The i-th header's value, RFC 2047 decoded, valid UTF-8, trimmed. Most
+ * fields (Received, DKIM-Signature...) are never asked for: decode each
+ * the first time it is.
+ */
+static const char *
+header_value(struct msg *m, size_t i)
+{
+	char	*decoded;
+
+	if (m->headers[i].value != NULL)
+		return m->headers[i].value;
+	m->quiet = true;	/* the parser has warned already */
+	decoded = decode_text(m, m->raw_values[i]);
+	m->quiet = false;
+	m->headers[i].value = trim(msg_keep(m, msg_utf8_sanitize(decoded,
+	    strlen(decoded))));
 	g_free(decoded);
+	return m->headers[i].value;
 }
 
 /*
@@ -536,9 +556,11 @@ static const char *
 raw_header(struct msg *m, const char *name, size_t idx)
 {
 	size_t	 i;
+	int	 first = tolower((unsigned char)name[0]);
 
 	for (i = 0; i < m->nheaders; i++) {
-		if (strcasecmp(m->headers[i].name, name) != 0)
+		if (tolower((unsigned char)m->headers[i].name[0]) != first ||
+		    strcasecmp(m->headers[i].name, name) != 0)
 			continue;
 		if (idx-- == 0)
 			return m->raw_values[i];
@@ -976,6 +998,10 @@ msg_return_path(struct msg *m)
 size_t
 msg_headers(struct msg *m, const struct msg_header **out)
 {
+	size_t	 i;
+
+	for (i = 0; i < m->nheaders; i++)
+		header_value(m, i);
 	*out = m->headers;
 	return m->nheaders;
 }
@@ -984,12 +1010,15 @@ const char *
 msg_header(struct msg *m, const char *name, size_t idx)
 {
 	size_t	 i;
+	int	 first = tolower((unsigned char)name[0]);
 
+	/* Rules ask often: the first letter rules most fields out cheaply. */
 	for (i = 0; i < m->nheaders; i++) {
-		if (strcasecmp(m->headers[i].name, name) != 0)
+		if (tolower((unsigned char)m->headers[i].name[0]) != first ||
+		    strcasecmp(m->headers[i].name, name) != 0)
 			continue;
 		if (idx-- == 0)
-			return m->headers[i].value;
+			return header_value(m, i);
 	}
 	return NULL;
 }
@@ -1005,6 +1034,7 @@ size_t
 msg_attachments(struct msg *m, const struct msg_attachment **out)
 {
 	msg_body_parse(m);
+	msg_body_sizes(m);
 	*out = m->attachments;
 	return m->nattachments;
 }

@@ -1,8 +1,10 @@
 /*
  * A mail message as a person reads it, built on GMime. msg_new() never fails
  * on content: a malformed message gives a best-effort view and a list of
- * defects. Decoding is lazy: headers are parsed up front, the text of the
- * body is decoded only when msg_text() or msg_attachments() first asks.
+ * defects. Decoding is lazy: headers are parsed up front, but a field's
+ * value is decoded (RFC 2047) when first asked for, the text of the body
+ * when msg_text() or msg_attachments() first asks, and attachment sizes
+ * when msg_attachments() does.
  *
  * Every string returned is valid UTF-8, NUL-terminated, and owned by the
  * struct msg: it lives until msg_free(). Call msg_library_init() once before

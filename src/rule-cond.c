@@ -415,7 +415,7 @@ cond_eval(const struct cond *c, struct rule_eval *ev)
 	}
 	if (!ok)
 		match_vars_truncate(&ev->vars, mark);
-	else if (ev->hit == NULL)
+	else if (ev->explain && ev->hit == NULL)
 		ev->hit = xasprintf("%s held", cond_names[c->kind]);
 	return ok;
 }
@@ -464,7 +464,7 @@ eval_text(const struct cond *c, struct rule_eval *ev)
 		ok = c->npats == 0 || try_patterns(c, ev, vals.v[i]);
 	if (ok)
 		note_hit(c, ev, vals.v[i - 1]);
-	else {
+	else if (ev->explain) {
 		seen = show_values(&vals);
 		if (c->kind == COND_HEADER && c->npats == 0)
 			fail(ev, "%s: header: no %s header", c->where,
@@ -509,7 +509,8 @@ try_patterns(const struct cond *c, struct rule_eval *ev, const char *s)
 static void
 get_values(const struct cond *c, struct rule_eval *ev, struct values *vals)
 {
-	size_t	 i;
+	const char	*v;
+	size_t		 i;
 
 	switch (c->kind) {
 	case COND_FROM:
@@ -537,8 +538,9 @@ get_values(const struct cond *c, struct rule_eval *ev, struct values *vals)
 		add_value(vals, msg_text(ev->msg));
 		break;
 	default:
-		for (i = 0; msg_header(ev->msg, c->header, i) != NULL; i++)
-			add_value(vals, msg_header(ev->msg, c->header, i));
+		for (i = 0; (v = msg_header(ev->msg, c->header, i)) != NULL;
+		    i++)
+			add_value(vals, v);
 		break;
 	}
 }
@@ -640,6 +642,8 @@ note_hit(const struct cond *c, struct rule_eval *ev, const char *value)
 {
 	struct buf	 b;
 
+	if (!ev->explain)
+		return;
 	buf_init(&b, 4096);
 	buf_printf(&b, "%s%s%s", cond_names[c->kind], c->header != NULL ?
 	    " " : "", c->header != NULL ? c->header : "");
@@ -658,7 +662,7 @@ fail(struct rule_eval *ev, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	if (ev->why != NULL)
+	if (!ev->explain || ev->why != NULL)
 		return;
 	va_start(ap, fmt);
 	ev->why = xvasprintf(fmt, ap);

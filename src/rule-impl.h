@@ -55,6 +55,11 @@ struct rule_eval {
 	char			*scratch; /* lookup()'s last computed value */
 	char			*hit;	/* the last condition that held */
 	bool			 limited; /* a pattern hit a match limit */
+	/*
+	 * Say why (why, hit) only when someone reads it: building those
+	 * texts for every rule costs more than the matching.
+	 */
+	bool			 explain;
 };
 
 /* Report a problem at node (printf format). */

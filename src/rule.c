@@ -364,6 +364,7 @@ ruleset_eval(struct ruleset *rs, struct msg *msg, const struct eval_ctx *ctx,
 	memset(&ev, 0, sizeof ev);
 	ev.msg = msg;
 	ev.ctx = ctx != NULL ? ctx : &none;
+	ev.explain = explain != NULL;
 	match_vars_init(&ev.vars);
 	for (i = 0; rs != NULL && i < rs->n; i++) {
 		if (eval_rule(&rs->rules[i], &ev, plan, explain) != 0)

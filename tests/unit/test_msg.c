@@ -548,6 +548,111 @@ test_groups_and_return_path(void **state)
 	msg_free(m);
 }
 
+/*
+ * A message that is one text part gets its text without a MIME parse: the
+ * same decoding as the multipart walk (transfer encoding, charset, HTML,
+ * CRLF). Expected texts decoded by hand: "w6l0w6kgZMOpasOgCg==" is base64
+ * for "été déjà\n"; "caf=E9 =\nfin" is QP latin-1 for "café fin".
+ */
+static void
+test_single_part_text(void **state)
+{
+	static const char b64[] = "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Transfer-Encoding: base64\r\n\r\nw6l0w6kgZMOpasOgCg==\r\n";
+	static const char qp[] = "Content-Type: text/plain; charset=iso-8859-1"
+	    "\nContent-Transfer-Encoding: quoted-printable\n\ncaf=E9 =\nfin\n";
+	static const char html[] = "Content-Type: text/html\n\n"
+	    "<p>one</p><p>two &amp; three</p>\r\n";
+	static const char named[] = "Content-Type: text/plain; name=a.txt\n\n"
+	    "inside\n";
+	static const char crlf[] = "Subject: s\r\n\r\nline 1\r\nline 2\r\n";
+	const struct msg_attachment	*a;
+	struct msg			*m;
+
+	(void)state;
+	m = msg_new(b64, sizeof b64 - 1, NULL);
+	assert_string_equal(msg_text(m),
+	    "\xc3\xa9t\xc3\xa9 d\xc3\xa9j\xc3\xa0");
+	assert_int_equal(msg_attachments(m, &a), 0);
+	msg_free(m);
+	m = msg_new(qp, sizeof qp - 1, NULL);
+	assert_string_equal(msg_text(m), "caf\xc3\xa9 fin");
+	msg_free(m);
+	m = msg_new(html, sizeof html - 1, NULL);
+	assert_non_null(strstr(msg_text(m), "one"));
+	assert_non_null(strstr(msg_text(m), "two & three"));
+	assert_null(strchr(msg_text(m), '<'));
+	msg_free(m);
+	/* A file name makes the part an attachment, not the text. */
+	m = msg_new(named, sizeof named - 1, NULL);
+	assert_string_equal(msg_text(m), "");
+	assert_int_equal(msg_attachments(m, &a), 1);
+	assert_string_equal(a[0].filename, "a.txt");
+	assert_int_equal(a[0].size, 7);		/* "inside\n" */
+	msg_free(m);
+	m = msg_new(crlf, sizeof crlf - 1, NULL);
+	assert_string_equal(msg_text(m), "line 1\nline 2");
+	msg_free(m);
+}
+
+/* Sizes are measured when asked for, whether the text came first or not. */
+static void
+test_attachment_sizes_later(void **state)
+{
+	static const char raw[] = "Content-Type: multipart/mixed; boundary=b\n"
+	    "\n--b\nContent-Type: text/plain\n\nbody text\n"
+	    "--b\nContent-Type: application/octet-stream; name=x.bin\n"
+	    "Content-Transfer-Encoding: base64\n\nAAECAwQ=\n--b--\n";
+	const struct msg_attachment	*a;
+	struct msg			*m;
+
+	(void)state;
+	m = msg_new(raw, sizeof raw - 1, NULL);
+	assert_string_equal(msg_text(m), "body text");
+	assert_int_equal(msg_attachments(m, &a), 1);
+	assert_string_equal(a[0].filename, "x.bin");
+	assert_int_equal(a[0].size, 5);		/* 00 01 02 03 04 */
+	assert_int_equal(msg_attachments(m, &a), 1);
+	assert_int_equal(a[0].size, 5);
+	msg_free(m);
+	m = msg_new(raw, sizeof raw - 1, NULL);
+	assert_int_equal(msg_attachments(m, &a), 1);
+	assert_int_equal(a[0].size, 5);
+	assert_string_equal(msg_text(m), "body text");
+	msg_free(m);
+	/* Freed without ever asking for the sizes: nothing leaks. */
+	m = msg_new(raw, sizeof raw - 1, NULL);
+	assert_string_equal(msg_text(m), "body text");
+	msg_free(m);
+}
+
+/*
+ * Header values are decoded when first asked for, one by one or all at
+ * once: both ways give the same text. "w6l0w6k=" is base64 for "été".
+ */
+static void
+test_header_values_on_demand(void **state)
+{
+	static const char raw[] = "X-A:   =?UTF-8?B?w6l0w6k=?= \t\n"
+	    "X-B: plain\n folded\nX-A: second\n\nbody\n";
+	const struct msg_header	*h;
+	struct msg		*m;
+
+	(void)state;
+	m = msg_new(raw, sizeof raw - 1, NULL);
+	assert_string_equal(msg_header(m, "x-a", 1), "second");
+	assert_int_equal(msg_headers(m, &h), 3);
+	assert_string_equal(h[0].value, "\xc3\xa9t\xc3\xa9");
+	assert_string_equal(h[1].value, "plain folded");
+	assert_string_equal(h[2].value, "second");
+	assert_ptr_equal(msg_header(m, "X-A", 0), h[0].value);
+	msg_free(m);
+	m = msg_new(raw, sizeof raw - 1, NULL);
+	assert_string_equal(msg_header(m, "X-A", 0), "\xc3\xa9t\xc3\xa9");
+	assert_null(msg_header(m, "X-A", 2));
+	msg_free(m);
+}
+
 int
 main(void)
 {
@@ -562,6 +667,9 @@ main(void)
 		cmocka_unit_test(test_header_and_text_caps),
 		cmocka_unit_test(test_garbage_is_utf8),
 		cmocka_unit_test(test_groups_and_return_path),
+		cmocka_unit_test(test_single_part_text),
+		cmocka_unit_test(test_attachment_sizes_later),
+		cmocka_unit_test(test_header_values_on_demand),
 	};
 
 	msg_library_init();
