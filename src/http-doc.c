@@ -62,7 +62,7 @@ json_t *
 http_doc_new(struct action_ctx *ctx, json_t *fields)
 {
 	struct msg	*m = ctx->msg;
-	json_t		*doc, *from;
+	json_t		*doc, *from, *c;
 	char		*text;
 	size_t		 len;
 
@@ -90,5 +90,8 @@ http_doc_new(struct action_ctx *ctx, json_t *fields)
 	    strlen(text) < len));
 	free(text);
 	json_object_set_new(doc, "attachments", doc_attachments(m));
+	c = json_object_get(fields, "captures");
+	json_object_set_new(doc, "captures", json_is_object(c) ?
+	    json_deep_copy(c) : json_object());
 	return doc;
 }

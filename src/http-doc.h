@@ -9,14 +9,15 @@
  *    "to": [{"name": "", "address": "bot@example.test"}], "cc": [],
  *    "text": "...", "text_truncated": false,
  *    "attachments": [{"filename": "a.pdf", "content_type":
- *                     "application/pdf", "size": 1234}]}
+ *                     "application/pdf", "size": 1234}],
+ *    "captures": {"order": "123456"}}
  *
  * "uid" is null when the source has none (POP3, Maildir, deliver);
  * "message_id", "date" and "from" are null when the message lacks them.
  * "text" is the decoded text a person reads, cut to HTTP_DOC_TEXT_MAX
- * bytes on a character boundary ("text_truncated" then true). A rule's
- * named captures are not part of the plan an action receives: a receiver
- * that needs them gets them through a webhook body template.
+ * bytes on a character boundary ("text_truncated" then true).
+ * "captures" holds the named captures of the rule that planned the action
+ * (the plan of a webhook or run action carries them).
  */
 #ifndef FACTEUR_HTTP_DOC_H
 #define FACTEUR_HTTP_DOC_H

@@ -112,6 +112,7 @@ static void	 render_extra(const struct action *, struct rule_eval *,
 static json_t	*reply_target(struct rule_eval *);
 static json_t	*extract_list(const struct action *, struct rule_eval *);
 static json_t	*jstr(const char *);
+static void	 render_captures(struct rule_eval *, json_t *);
 
 /* A JSON string; text that is not UTF-8 cannot get in (msg gives UTF-8). */
 static json_t *
@@ -770,11 +771,30 @@ action_render(const struct action *a, struct rule_eval *ev, json_t *actions)
 	json_object_update_new(obj, json_deep_copy(a->fixed));
 	render_subject(a, ev, obj);
 	render_fields(a, ev, obj);
+	if (a->type == ACT_WEBHOOK || a->type == ACT_RUN)
+		render_captures(ev, obj);
 	if (json_is_null(json_object_get(obj, "to")))
 		json_object_del(obj, "to");
 	json_array_append_new(actions, obj);
 	if (a->type == ACT_STOP)
 		ev->stop = true;
+}
+
+/*
+ * The rule's named captures, for the JSON document a webhook or a program
+ * gets (http-doc.h): a receiver should not have to parse them again.
+ */
+static void
+render_captures(struct rule_eval *ev, json_t *obj)
+{
+	json_t	*c;
+	size_t	 i;
+
+	c = json_object();
+	for (i = 0; i < ev->vars.n; i++)
+		json_object_set_new(c, ev->vars.names[i],
+		    jstr(ev->vars.values[i]));
+	json_object_set_new(obj, "captures", c);
 }
 
 static void

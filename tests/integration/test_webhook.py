@@ -201,6 +201,7 @@ accounts:
             t.eq(d['attachments'], [{'filename': 'invoice-77.pdf',
                                      'content_type': 'application/pdf',
                                      'size': len(PDF)}], 'attachments')
+            t.eq(d['captures'], {'num': '77'}, 'the rule\'s named captures')
             want = 'sha256=' + hmac.new(SECRET.encode(), r.body,
                                         hashlib.sha256).hexdigest()
             t.eq(r.headers['X-Facteur-Signature'], want,
