@@ -13,8 +13,8 @@ facteur=${FACTEUR:-$root/facteur}
 shared=$(dirname "$root")/shared
 n=${N:-1000}
 window=${WINDOW:-60}
-# The rules file: switch to bench/tsv2rules.py once it is in the tree.
-rulesgen=$root/bench/mem-rules.py
+# The 50 reference rules in facteur's language.
+rulesgen=$root/bench/tsv2rules.py
 [ -x "$facteur" ] || { echo "bench/idle-many.sh: build $facteur first (make)" >&2; exit 1; }
 if [ "$(id -u)" != 0 ]; then
 	echo "idle-many: skipped (the harness's Dovecot needs root)"

@@ -16,8 +16,8 @@ facteur=${FACTEUR:-$root/facteur}
 shared=$(dirname "$root")/shared
 corpus=$shared/corpus
 big=${BIG:-50000000}
-# The rules file: switch to bench/tsv2rules.py once it is in the tree.
-rulesgen=$root/bench/mem-rules.py
+# The 50 reference rules in facteur's language.
+rulesgen=$root/bench/tsv2rules.py
 [ -x "$facteur" ] || { echo "bench/memory.sh: build $facteur first (make)" >&2; exit 1; }
 [ -d "$corpus" ] || { echo "bench/memory.sh: no corpus in $corpus" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench/memory.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 1; }
