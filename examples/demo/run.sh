@@ -1,7 +1,8 @@
 #!/bin/sh
 # make demo: install what is missing (as root), build, start local Dovecot
-# and Exim under a temp dir, drop the sample messages into the bot's inbox,
-# run facteur once, and print the replies read back over IMAP.
+# and Exim under a temp dir with a web hook receiver, deliver the sample
+# messages of examples/orders, run facteur once with that example's config
+# and rules, and read back what happened (replies, folders, hook calls).
 set -e
 cd "$(dirname "$0")/../.."
 if [ "$(id -u)" = 0 ]; then
