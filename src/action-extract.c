@@ -43,7 +43,6 @@ static int	 extract_one(struct action_ctx *, const char *, size_t,
 		    const char *, const char *, size_t, char **, char **);
 static int	 make_dir(const char *, char **);
 static char	*tmp_name(const char *, const char *, size_t);
-static int	 write_tmp(const char *, const char *, size_t, char **);
 static int	 same_file(const char *, const char *, size_t);
 
 const struct action_ops action_extract_ops = { "extract", extract_exec };
@@ -89,39 +88,6 @@ tmp_name(const char *dir, const char *ident, size_t idx)
 	return xasprintf("%s/.facteur-%s-%zu.tmp", dir, hex, idx);
 }
 
-static int
-write_tmp(const char *path, const char *data, size_t len, char **cause)
-{
-	ssize_t	 n;
-	size_t	 off = 0;
-	int	 fd;
-
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1)
-		goto fail;
-	while (off < len) {
-		if ((n = write(fd, data + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0)
-		goto fail;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto fail;
-	}
-	return 0;
-fail:
-	*cause = xasprintf("extract: %s: %s", path, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	unlink(path);
-	return -1;
-}
-
 /* Does the regular file at path hold exactly these bytes? */
 static int
 same_file(const char *path, const char *data, size_t len)
@@ -160,13 +126,17 @@ extract_one(struct action_ctx *ctx, const char *dir, size_t idx,
     const char *name, const char *data, size_t len, char **written,
     char **cause)
 {
-	char		*tmp, *path = NULL, *v;
+	char		*tmp, *path = NULL, *v, *err;
 	unsigned	 n;
 	int		 rc = -1;
 
 	tmp = tmp_name(dir, ctx->ident, idx);
-	if (write_tmp(tmp, data, len, cause) != 0)
+	if (exec_write_file(tmp, data, len, cause) != 0) {
+		err = *cause;
+		*cause = xasprintf("extract: %s", err);
+		free(err);
 		goto out;
+	}
 	for (n = 0; n < EXTRACT_MAX_VARIANTS; n++) {
 		v = exec_name_variant(name, n);
 		free(path);

@@ -34,7 +34,6 @@ static enum action_result save_exec(struct action_ctx *, json_t *, char **);
 static char	*save_name(const char *);
 static int	 mkdirs(const char *, char **);
 static bool	 save_present(const char *, const char *);
-static int	 write_file(const char *, const char *, size_t, char **);
 static int	 sync_dir(const char *);
 
 const struct action_ops action_save_ops = { "save", save_exec };
@@ -115,39 +114,6 @@ save_present(const char *dir, const char *name)
 }
 
 static int
-write_file(const char *path, const char *data, size_t len, char **cause)
-{
-	ssize_t	 n;
-	size_t	 off = 0;
-	int	 fd;
-
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1)
-		goto fail;
-	while (off < len) {
-		if ((n = write(fd, data + off, len - off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd) != 0)
-		goto fail;
-	if (close(fd) != 0) {
-		fd = -1;
-		goto fail;
-	}
-	return 0;
-fail:
-	*cause = xasprintf("%s: %s", path, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	unlink(path);
-	return -1;
-}
-
-static int
 sync_dir(const char *path)
 {
 	int	 fd, rc;
@@ -192,7 +158,7 @@ save_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 	tmp = xasprintf("%s/tmp/%s", dir, name);
 	new = xasprintf("%s/new/%s", dir, name);
 	data = msg_raw(ctx->msg, &len);
-	if (write_file(tmp, data, len, &err) != 0)
+	if (exec_write_file(tmp, data, len, &err) != 0)
 		goto fail;
 	if (exec_place(tmp, new) != 0) {
 		if (errno != EEXIST)
