@@ -83,7 +83,6 @@ autoreply_compose(struct action_ctx *ctx, json_t *fields, const char *name,
     const char *addr, const char *to, const char *id, size_t *len)
 {
 	GMimeMessage	*m;
-	GMimeObject	*part;
 	const char	*subject, *body;
 	char		*s = NULL, *text, *data;
 
@@ -100,11 +99,7 @@ autoreply_compose(struct action_ctx *ctx, json_t *fields, const char *name,
 	    NULL)
 		body = "";
 	text = xstrndup(body, AUTOREPLY_MAX_BODY);
-	part = compose_text_part(text);
-	g_mime_message_set_mime_part(m, part);
-	g_object_unref(part);
-	data = compose_string(GMIME_OBJECT(m), len);
-	g_object_unref(m);
+	data = compose_text_message(m, text, len);
 	free(text);
 	free(s);
 	return data;

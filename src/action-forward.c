@@ -135,7 +135,6 @@ static char *
 forward_inline(struct action_ctx *ctx, const struct forward *f, size_t *len)
 {
 	GMimeMessage	*m;
-	GMimeObject	*part;
 	struct buf	 b;
 	char		*subject, *text, *data;
 
@@ -153,11 +152,7 @@ forward_inline(struct action_ctx *ctx, const struct forward *f, size_t *len)
 	subject = forward_subject(ctx->msg);
 	m = compose_message(f->name, f->addr, (const char *const *)f->rcpts,
 	    f->nrcpts, subject, f->id, "auto-generated");
-	part = compose_text_part(text);
-	g_mime_message_set_mime_part(m, part);
-	g_object_unref(part);
-	data = compose_string(GMIME_OBJECT(m), len);
-	g_object_unref(m);
+	data = compose_text_message(m, text, len);
 	free(text);
 	free(subject);
 	return data;

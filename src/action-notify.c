@@ -22,7 +22,6 @@ notify_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 	struct outgoing		 o;
 	enum action_result	 res = ACTION_PERM;
 	GMimeMessage		*m;
-	GMimeObject		*part;
 	const char		*subject;
 	char			**rcpts = NULL, *name = NULL, *addr = NULL;
 	char			*id = NULL, *data = NULL, *err = NULL;
@@ -41,12 +40,8 @@ notify_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 		subject = msg_subject(ctx->msg);
 	m = compose_message(name, addr, (const char *const *)rcpts, n, subject,
 	    id, "auto-generated");
-	part = compose_text_part(json_string_value(json_object_get(fields,
-	    "body")));
-	g_mime_message_set_mime_part(m, part);
-	g_object_unref(part);
-	data = compose_string(GMIME_OBJECT(m), &len);
-	g_object_unref(m);
+	data = compose_text_message(m, json_string_value(json_object_get(fields,
+	    "body")), &len);
 	memset(&o, 0, sizeof o);
 	o.kind = "notify";
 	o.handle = "notify";

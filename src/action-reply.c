@@ -67,7 +67,6 @@ reply_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 	struct outgoing		 o;
 	enum action_result	 res = ACTION_PERM;
 	GMimeMessage		*m;
-	GMimeObject		*part;
 	char			*name = NULL, *addr = NULL, *to = NULL;
 	char			*subject = NULL, *id = NULL, *data = NULL;
 	const char		*rcpt[1];
@@ -82,12 +81,8 @@ reply_exec(struct action_ctx *ctx, json_t *fields, char **cause)
 	rcpt[0] = to;
 	m = compose_message(name, addr, rcpt, 1, subject, id, "auto-replied");
 	compose_threading(m, ctx->msg);
-	part = compose_text_part(json_string_value(json_object_get(fields,
-	    "body")));
-	g_mime_message_set_mime_part(m, part);
-	g_object_unref(part);
-	data = compose_string(GMIME_OBJECT(m), &len);
-	g_object_unref(m);
+	data = compose_text_message(m, json_string_value(json_object_get(fields,
+	    "body")), &len);
 	memset(&o, 0, sizeof o);
 	o.kind = "reply";
 	o.handle = "reply";

@@ -366,3 +366,17 @@ out:
 	free(key);
 	return res;
 }
+
+char *
+compose_text_message(GMimeMessage *m, const char *text, size_t *len)
+{
+	GMimeObject	*part;
+	char		*data;
+
+	part = compose_text_part(text);
+	g_mime_message_set_mime_part(m, part);
+	g_object_unref(part);
+	data = compose_string(GMIME_OBJECT(m), len);
+	g_object_unref(m);
+	return data;
+}

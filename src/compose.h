@@ -46,6 +46,10 @@ void	compose_threading(GMimeMessage *, struct msg *orig);
 GMimeObject *compose_text_part(const char *text);
 /* The whole message with CRLF line ends (allocated, caller frees). */
 char	*compose_string(GMimeObject *, size_t *len);
+/* Give m the text as its only part, and return it whole as
+ * compose_string() does; m is unreferenced. */
+char	*compose_text_message(GMimeMessage *m, const char *text,
+	    size_t *len);
 
 /* One piece of mail ready to leave. */
 struct outgoing {
