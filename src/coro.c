@@ -270,7 +270,7 @@ coro_poll(struct coro **v, size_t n, int max_ms)
 	}
 	pfd = xreallocarray(NULL, np + 1, sizeof *pfd);
 	for (i = np = 0; i < n; i++) {
-		if (v[i]->done || !v[i]->waiting)
+		if (v[i]->done || !v[i]->waiting || v[i]->nfds == 0)
 			continue;
 		memcpy(pfd + np, v[i]->fds, v[i]->nfds * sizeof *pfd);
 		np += v[i]->nfds;
