@@ -200,8 +200,8 @@ static void
 overflow(void *arg)
 {
 	(void)arg;
-	/* 4 MiB of frames on a 1 MiB stack. */
-	deep(1024);
+	/* 16 MiB of frames on an 8 MiB stack. */
+	deep(4096);
 }
 
 /* Running off the end of a stack stops the process; it never goes on
