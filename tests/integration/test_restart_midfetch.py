@@ -5,7 +5,9 @@
 each with a reply. When the journal holds some of them but not all, Dovecot
 is stopped, then started again. In the end every message has exactly one
 journal row, done, and alice holds exactly one reply per message: none
-skipped, none repeated.
+skipped, none repeated. The first message is one whose To header GMime
+parses recursively, over a megabyte deep: the daemon's coroutine stacks
+must take it as the main thread's does.
 
 Then the same daemon code runs once under valgrind (a few messages, two
 accounts, SIGTERM): no memory error, no definite leak.
@@ -37,6 +39,16 @@ def message(n):
     return ('From: Alice <alice@example.test>\r\nTo: bot@example.test\r\n'
             'Subject: ping %d\r\nMessage-ID: <mid-%d@example.test>\r\n\r\n'
             'ping\r\n' % (n, n)).encode()
+
+
+def deep_message():
+    """A To header of thousands of encoded words (after a message of the
+    MimeKit test suite made to exhaust stacks)."""
+    return ('From: "test" <test@example.test>\r\n'
+            'To: "test" <test@example.test>,\r\n' +
+            '\t=?utf-8?Q?date=3E2017-08-20T10:08:28.617=3C/pr?=\r\n' * 5000 +
+            'Subject: deep\r\nMessage-ID: <deep@example.test>\r\n'
+            'Content-Type: text/plain\r\n\r\nbody\r\n').encode()
 
 
 def pongs(h):
@@ -123,7 +135,8 @@ def main():
         with open(rules, 'w') as f:
             f.write(RULES)
         db = os.path.join(h.tmp, 'facteur', 'state.db')
-        h.deliver_many('bot', [message(n) for n in range(1, N + 1)])
+        h.deliver_many('bot', [deep_message()] +
+                       [message(n) for n in range(1, N + 1)])
         cfg = config(h, rules, [('bot', 'bot')])
         p, log = start(h, cfg)
         try:
@@ -133,9 +146,10 @@ def main():
             t.diag('Dovecot stopped with %d of %d messages journaled'
                    % (at, N))
             t.ok(rows and at < N, 'Dovecot stopped in the middle of the '
-                 'fetch (%d of %d journaled)' % (at, N))
+                 'fetch (%d of %d journaled)' % (at, N + 1))
+            t.ok(p.poll() is None, 'the daemon took the deep message')
             h.start_dovecot()
-            t.ok(wait_until(lambda: len(journal(db)) >= N, 120, 0.2),
+            t.ok(wait_until(lambda: len(journal(db)) >= N + 1, 120, 0.2),
                  'after the restart every message is journaled',
                  '%d rows' % len(journal(db)))
             t.ok(wait_until(lambda: len(pongs(h)) >= N, 120, 0.5),
@@ -145,7 +159,7 @@ def main():
         t.eq(rc, 0, 'SIGTERM ends the daemon cleanly with status 0')
         j = journal(db)
         keys = sorted(int(k.split('/')[1]) for k, _ in j)
-        t.eq(keys, list(range(1, N + 1)),
+        t.eq(keys, list(range(1, N + 2)),
              'one journal row per message: none skipped, none twice')
         t.eq([s for _, s in j if s != STATE_DONE], [],
              'every journal row is done')
