@@ -42,6 +42,8 @@ def main():
                                          os.path.join(ROOT, 'facteur')))
     # FETCH_WRAP: a command to run facteur under, e.g. "perf record -g".
     wrap = os.environ.get('FETCH_WRAP', '').split()
+    # FETCH_PROTOCOLS: a subset of "IMAP IMAPS POP3".
+    only = os.environ.get('FETCH_PROTOCOLS', 'IMAP IMAPS POP3').split()
     raws = corpus(cdir)
     size = sum(len(r) for r in raws)
     shm = tempfile.mkdtemp(prefix='facteur-bench-',
@@ -60,6 +62,8 @@ def main():
                                % h.ports['imaps']),
                               ('POP3', 'pop3://127.0.0.1:%d'
                                % h.ports['pop3'])):
+                if name not in only:
+                    continue
                 db = os.path.join(shm, 'state.db')
                 # The rules' replies never run (no rule matches): the
                 # smtp section is only there to make the config whole.

@@ -5,7 +5,8 @@
 # tmpfs, every message through the reference rules. Best of REPEAT runs
 # (default 3) per protocol; messages/s and MB/s. Needs root (the harness
 # starts Dovecot). Env: FACTEUR (default ./facteur), FETCH_WRAP (a command
-# to run facteur under, e.g. "perf record -g").
+# to run facteur under, e.g. "perf record -g"), FETCH_PROTOCOLS (a subset
+# of "IMAP IMAPS POP3").
 root=$(cd "$(dirname "$0")/.." && pwd)
 facteur=${FACTEUR:-$root/facteur}
 dir=$(dirname "$root")/shared/corpus
