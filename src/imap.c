@@ -702,7 +702,8 @@ imap_search_from(struct imap_conn *c, uint32_t from, uint32_t **uids,
 		return rc;
 	}
 	/* "n:*" always names the last message, even below n: filtered. */
-	qsort(acc.v, acc.n, sizeof *acc.v, u32_cmp);
+	if (acc.n > 1)
+		qsort(acc.v, acc.n, sizeof *acc.v, u32_cmp);
 	*uids = acc.v;
 	*n = acc.n;
 	return IMAP_OK;
