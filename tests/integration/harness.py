@@ -397,7 +397,7 @@ class Harness:
     ca_file, tmp, users ({name: password}), domain, lmtp_socket."""
 
     def __init__(self, users=None, smtp=True, require_auth=False,
-                 keep=None):
+                 keep=None, dovecot_extra=''):
         self.host = '127.0.0.1'
         self.domain = DOMAIN
         if users is None:
@@ -407,6 +407,8 @@ class Harness:
         self.users = dict(users)
         self.want_smtp = smtp
         self.require_auth = require_auth
+        # Lines added at the end of dovecot.conf.
+        self.dovecot_extra = dovecot_extra
         self.keep = (os.environ.get('KEEP_HARNESS') == '1'
                      if keep is None else keep)
         self.tmp = None
@@ -738,6 +740,7 @@ class Harness:
             cert=self.cert_file, key=self.key_file,
             uid=self.mail_uid, gid=self.mail_gid,
             min_uid=min(self.mail_uid, 500), domain=self.domain)
+        conf += self.dovecot_extra
         self.dovecot_conf = os.path.join(d, 'dovecot.conf')
         with open(self.dovecot_conf, 'w') as f:
             f.write(conf)
