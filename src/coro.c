@@ -64,6 +64,7 @@
 
 #define CORO_STACK	((size_t)8 << 20)
 #define CORO_GUARD	((size_t)128 << 10)
+#define CORO_GRACE_MS	2000	/* longest wait once stopping */
 
 struct coro {
 	ucontext_t	  ctx;
@@ -77,6 +78,7 @@ struct coro {
 	bool		  wake;		/* resume at the next chance */
 	bool		  interruptible;
 	bool		  interrupted;
+	bool		  stopping;	/* coro_interrupt was called */
 	struct pollfd	 *fds;
 	nfds_t		  nfds;
 	int64_t		  deadline;	/* ms, monotonic; -1 none */
@@ -235,6 +237,8 @@ coro_wait(struct pollfd *fds, nfds_t nfds, int timeout_ms,
 		fds[i].revents = 0;
 	c->fds = fds;
 	c->nfds = nfds;
+	if (c->stopping && (timeout_ms < 0 || timeout_ms > CORO_GRACE_MS))
+		timeout_ms = CORO_GRACE_MS;
 	c->deadline = timeout_ms < 0 ? -1 : coro_now() + timeout_ms;
 	c->interruptible = interruptible;
 	c->interrupted = false;
@@ -254,10 +258,24 @@ coro_wait(struct pollfd *fds, nfds_t nfds, int timeout_ms,
 void
 coro_interrupt(struct coro *c)
 {
+	int64_t	 grace;
+
 	if (c->waiting && c->interruptible) {
 		c->interrupted = true;
 		c->wake = true;
 	}
+	if (!c->stopping && c->waiting) {
+		grace = coro_now() + CORO_GRACE_MS;
+		if (c->deadline < 0 || c->deadline > grace)
+			c->deadline = grace;
+	}
+	c->stopping = true;
+}
+
+bool
+coro_stopping(void)
+{
+	return current != NULL && current->stopping;
 }
 
 static void

@@ -36,7 +36,13 @@ int		 coro_wait(struct pollfd *, nfds_t, int timeout_ms,
  * EINTR when a signal interrupted the poll.
  */
 int		 coro_poll(struct coro **, size_t, int max_ms);
-/* Wake a coroutine in an interruptible wait now (shutting down). */
+/*
+ * Shutting down: wake a coroutine in an interruptible wait now; from then
+ * on none of its waits lasts more than a short grace, so an account stuck
+ * on a server that stopped answering does not hold up the exit.
+ */
 void		 coro_interrupt(struct coro *);
+/* Has coro_interrupt been called on the running coroutine? */
+bool		 coro_stopping(void);
 
 #endif

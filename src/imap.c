@@ -281,6 +281,11 @@ imap_fill(struct imap_conn *c, char **cause)
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
 		n = coro_wait(&pfd, 1, c->timeout_ms, false);
+		if (n == 0 && coro_stopping()) {
+			*cause = xasprintf("%s: no answer from the server; "
+			    "shutting down", c->label);
+			return IMAP_TEMP;
+		}
 		if (n == 0) {
 			*cause = xasprintf("%s: no answer from the server "
 			    "in %d s", c->label, c->timeout_ms / 1000);

@@ -27,6 +27,7 @@
 
 #define NET_MAX_SOCKETS		8
 #define NET_MAX_WAIT_MS		1000	/* rechecks libcurl's timer */
+#define NET_STOP_GRACE_MS	2000
 
 /* A multi handle and the one easy handle it carries. */
 struct net_multi {
@@ -146,7 +147,7 @@ net_run(struct net_multi *m)
 	CURLMsg		*msg;
 	CURLcode	 result;
 	nfds_t		 i, n;
-	int64_t		 now;
+	int64_t		 now, stop_at = -1;
 	int		 running, left, wait, ev;
 
 	if (m->added)
@@ -177,6 +178,13 @@ net_run(struct net_multi *m)
 		    NET_MAX_WAIT_MS : (int)(m->timer - now);
 		n = m->nfds;
 		memcpy(fds, m->fds, n * sizeof *fds);
+		/* Shutting down: a transfer gets a grace, not its timeouts. */
+		if (coro_stopping()) {
+			if (stop_at < 0)
+				stop_at = now;
+			else if (now - stop_at >= NET_STOP_GRACE_MS)
+				return CURLE_OPERATION_TIMEDOUT;
+		}
 		if (coro_wait(fds, n, wait, false) <= 0) {
 			if (m->timer < 0 || m->nfds == 0)
 				curl_multi_socket_action(m->multi,

@@ -144,7 +144,7 @@ def main():
             h.stop_dovecot()
             at = len(journal(db))
             t.diag('Dovecot stopped with %d of %d messages journaled'
-                   % (at, N))
+                   % (at, N + 1))
             t.ok(rows and at < N, 'Dovecot stopped in the middle of the '
                  'fetch (%d of %d journaled)' % (at, N + 1))
             t.ok(p.poll() is None, 'the daemon took the deep message')

@@ -13,6 +13,8 @@ until its journal row says done is the measure.
    arrived for it, once each.
 2. The first Exim is frozen while `a` sends a reply through it: `b` still
    processes its mail within seconds; after SIGCONT the reply goes out, once.
+3. SIGTERM while `a` is stuck on its frozen Dovecot: the daemon exits at
+   once (a short grace), not after the server's timeouts.
 """
 import os
 import re
@@ -217,13 +219,35 @@ accounts:
             t.ok(wait_until(lambda: pongs(ha) == [1, 2, 3, 4], 60, 0.2),
                  'after the SMTP server resumes, the reply goes out',
                  'pongs: %r' % pongs(ha))
-        finally:
-            p.send_signal(signal.SIGTERM)
+
+            # 3. SIGTERM while a is stuck on its frozen IMAP server: the
+            # exit does not wait for a's 30 s read timeout.
+            ha.pause('dovecot')
             try:
-                rc = p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                rc = 'timeout'
+                t.ok(wait_until(lambda: connected_to(p.pid,
+                                                     ha.ports['imap']), 10),
+                     'a is connected to its frozen IMAP server again')
+                t0 = time.monotonic()
+                p.send_signal(signal.SIGTERM)
+                try:
+                    rc = p.wait(timeout=40)
+                except subprocess.TimeoutExpired:
+                    rc = 'timeout'
+                dt = time.monotonic() - t0
+                t.diag('SIGTERM -> exit with a frozen server: %.0f ms'
+                       % (dt * 1000))
+                t.ok(dt < FAST, 'SIGTERM with a frozen server: the daemon '
+                     'exits in %.1f s (< %.0f s)' % (dt, FAST))
+            finally:
+                ha.resume('dovecot')
+        finally:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    rc = p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    rc = 'timeout'
         t.eq(rc, 0, 'SIGTERM ends the daemon cleanly with status 0')
         t.eq(pongs(ha), [1, 2, 3, 4], 'every ping answered exactly once')
         # The key is UIDVALIDITY/UID; UIDs from 1 in a new mailbox.
