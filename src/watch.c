@@ -25,8 +25,11 @@
  * Failures reconnect with exponential backoff.
  *
  * On SIGTERM (or SIGHUP for a reload) coroutines waiting in IDLE or
- * between polls are woken, end IDLE, log out and finish; one in the middle
- * of a sync finishes that sync first.
+ * between polls are woken, end IDLE, log out and finish. One in the middle
+ * of a sync goes on with it, but none of its waits lasts more than a short
+ * grace any longer (coro_interrupt), so a server that stopped answering
+ * delays the exit by about two seconds, not by its timeouts. Whatever was
+ * cut short is still pending in the journal and resumes at the next start.
  */
 #include <errno.h>
 #include <poll.h>
