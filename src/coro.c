@@ -5,9 +5,9 @@
  *
  * Stacks: CORO_STACK bytes mapped with MAP_NORESERVE (pages never touched
  * cost no memory) above CORO_GUARD bytes of PROT_NONE, so running off the
- * end faults at once instead of writing over the heap. The guard is wider
- * than the largest frame in the program (the IMAP reader's 64 KiB receive
- * chunk), so no single frame can step over it. What runs on these stacks:
+ * end faults at once instead of writing over the heap. The guard (128 KiB)
+ * is twice the largest local array in facteur's own code (64 KiB receive
+ * chunks), so none of our frames can step over it. What runs on these stacks:
  * the IMAP and POP3 sources, the rules (PCRE2 JIT matching uses its own
  * JIT stack; the interpreter keeps its frames on the heap), GMime, SQLite,
  * libcurl and OpenSSL, and the actions. Measured with a build that fills
