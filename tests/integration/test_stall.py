@@ -2,15 +2,15 @@
 """One slow or dead server never stalls the other accounts.
 
 Two mail systems (two harnesses: Dovecot + Exim each), one `facteur run`
-daemon with two accounts: `a` on the first Dovecot, polled every second
-(so it is always about to talk to its server), replying through the first
-Exim; `b` on the second Dovecot in IDLE, whose mail needs no action: the time
+daemon with three accounts: `a` (IMAP, bot) and `p` (POP3, bob) on the
+first Dovecot, polled every second (so they are always about to talk to
+their server), replying through the first Exim; `b` on the second Dovecot in IDLE, whose mail needs no action: the time
 until its journal row says done is the measure.
 
-1. The first Dovecot is frozen (SIGSTOP of its process group) while `a` is
-   connected to it: mail for `b` is still processed within seconds (the read
-   timeout that would free `a` is 30 s). After SIGCONT, `a` answers what
-   arrived for it, once each.
+1. The first Dovecot is frozen (SIGSTOP of its process group) while `a` and
+   `p` are connected to it: mail for `b` is still processed within seconds
+   (the timeouts that would free `a` and `p` are 30 s and more). After
+   SIGCONT, `a` and `p` answer what arrived for them, once each.
 2. The first Exim is frozen while `a` sends a reply through it: `b` still
    processes its mail within seconds; after SIGCONT the reply goes out, once.
 3. SIGTERM while `a` is stuck on its frozen Dovecot: the daemon exits at
@@ -134,6 +134,14 @@ accounts:
     watch: poll
     poll: 1s
     rules: [%(ra)s]
+  - name: p
+    url: pop3://127.0.0.1:%(pop3_a)d
+    user: bob
+    password: secret
+    ca_file: %(ca)s
+    watch: poll
+    poll: 1s
+    rules: [%(ra)s]
   - name: b
     url: imaps://127.0.0.1:%(imaps_b)d/INBOX
     user: bot
@@ -143,6 +151,7 @@ accounts:
     poll: 3600s
     rules: [%(rb)s]
 ''' % dict(tmp=ha.tmp, smtps=ha.ports['smtps'], imap_a=ha.ports['imap'],
+           pop3_a=ha.ports['pop3'],
            imaps_b=hb.ports['imaps'], ca=ha.ca_file, cb=hb.ca_file,
            ra=ra, rb=rb))
         exe = os.path.abspath(os.environ.get('FACTEUR', './facteur'))
@@ -175,22 +184,27 @@ accounts:
             t.ok(ok, 'both accounts are up (b in IDLE, a polling)')
 
             ha.deliver('bot', message('ping 1', 1))
-            t.ok(wait_until(lambda: pongs(ha) == [1], 20),
-                 'a answers before any freeze', 'pongs: %r' % pongs(ha))
+            ha.deliver('bob', message('ping 101', 101))
+            t.ok(wait_until(lambda: pongs(ha) == [1, 101], 20),
+                 'a and p answer before any freeze', 'pongs: %r' % pongs(ha))
             ok, dt = note_done_within('no freeze')
             t.ok(ok and dt < FAST, 'b processes a note before any freeze')
 
             # 1. The IMAP server of a stops answering.
             ha.deliver('bot', message('ping 2', 2))
+            ha.deliver('bob', message('ping 102', 102))
             ha.pause('dovecot')
             try:
                 t.ok(wait_until(lambda: connected_to(p.pid,
                                                      ha.ports['imap']), 10),
                      'a is connected to its frozen IMAP server')
+                t.ok(wait_until(lambda: connected_to(p.pid,
+                                                     ha.ports['pop3']), 10),
+                     'p is connected to its frozen POP3 server')
                 for i in range(3):
-                    ok, dt = note_done_within('IMAP of a frozen')
+                    ok, dt = note_done_within('Dovecot of a and p frozen')
                     t.ok(ok and dt < FAST,
-                         'IMAP of a frozen: note %d for b done in %.1f s '
+                         'Dovecot of a and p frozen: note %d for b done in %.1f s '
                          '(< %.0f s)' % (i + 1, dt, FAST))
                 t.ok(p.poll() is None, 'the daemon still runs')
             finally:
@@ -198,8 +212,9 @@ accounts:
             ha.deliver('bot', message('ping 3', 3))
             # a's stuck command times out (30 s), then a reconnects after
             # its backoff (5 s and jitter).
-            t.ok(wait_until(lambda: pongs(ha) == [1, 2, 3], 90, 0.2),
-                 'after the IMAP server of a resumes, a answers what came '
+            t.ok(wait_until(lambda: pongs(ha) == [1, 2, 3, 101, 102], 90,
+                            0.2),
+                 'after their server resumes, a and p answer what came '
                  'in meanwhile', 'pongs: %r' % pongs(ha))
 
             # 2. The SMTP server a replies through stops answering.
@@ -216,7 +231,8 @@ accounts:
                          '(< %.0f s)' % (i + 1, dt, FAST))
             finally:
                 ha.resume('smtp')
-            t.ok(wait_until(lambda: pongs(ha) == [1, 2, 3, 4], 60, 0.2),
+            t.ok(wait_until(lambda: pongs(ha) == [1, 2, 3, 4, 101, 102], 60,
+                            0.2),
                  'after the SMTP server resumes, the reply goes out',
                  'pongs: %r' % pongs(ha))
 
@@ -249,7 +265,8 @@ accounts:
                     p.kill()
                     rc = 'timeout'
         t.eq(rc, 0, 'SIGTERM ends the daemon cleanly with status 0')
-        t.eq(pongs(ha), [1, 2, 3, 4], 'every ping answered exactly once')
+        t.eq(pongs(ha), [1, 2, 3, 4, 101, 102],
+             'every ping answered exactly once')
         # The key is UIDVALIDITY/UID; UIDs from 1 in a new mailbox.
         t.eq(sorted(int(k.split('/')[1]) for k, s in journal_b(db)),
              list(range(1, notes[0] + 1)),
