@@ -204,7 +204,8 @@ accounts:
                 for i in range(3):
                     ok, dt = note_done_within('Dovecot of a and p frozen')
                     t.ok(ok and dt < FAST,
-                         'Dovecot of a and p frozen: note %d for b done in %.1f s '
+                         'Dovecot of a and p frozen: note %d for b done '
+                         'in %.1f s '
                          '(< %.0f s)' % (i + 1, dt, FAST))
                 t.ok(p.poll() is None, 'the daemon still runs')
             finally:
