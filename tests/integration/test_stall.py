@@ -4,8 +4,9 @@
 Two mail systems (two harnesses: Dovecot + Exim each), one `facteur run`
 daemon with three accounts: `a` (IMAP, bot) and `p` (POP3, bob) on the
 first Dovecot, polled every second (so they are always about to talk to
-their server), replying through the first Exim; `b` on the second Dovecot in IDLE, whose mail needs no action: the time
-until its journal row says done is the measure.
+their server), replying through the first Exim; `b` on the second
+Dovecot in IDLE, whose mail needs no action: the time until its journal
+row says done is the measure.
 
 1. The first Dovecot is frozen (SIGSTOP of its process group) while `a` and
    `p` are connected to it: mail for `b` is still processed within seconds
