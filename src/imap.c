@@ -19,7 +19,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sys/socket.h>
+
 #include "conf.h"
+#include "coro.h"
 #include "imap.h"
 #include "log.h"
 #include "net.h"
@@ -133,7 +136,7 @@ imap_connect(struct imap_conn *c, const struct conf_account *a,
 	/* libcurl picks the strongest mechanism and never falls back: pin. */
 	curl_easy_setopt(c->curl, CURLOPT_LOGIN_OPTIONS, opts);
 	net_setup_account(c->curl, a);
-	if ((rc = net_perform(c->curl)) != CURLE_OK) {
+	if ((rc = net_perform_keep(c->curl)) != CURLE_OK) {
 		*cause = xasprintf("%s: %s", url, curl_easy_strerror(rc));
 		goto fail;
 	}
@@ -153,6 +156,7 @@ imap_connect(struct imap_conn *c, const struct conf_account *a,
 fail:
 	free(url);
 	free(opts);
+	net_release(c->curl);
 	curl_easy_cleanup(c->curl);
 	c->curl = NULL;
 	return rc == CURLE_LOGIN_DENIED ? IMAP_NO : IMAP_TEMP;
@@ -169,9 +173,14 @@ imap_close(struct imap_conn *c)
 		if (imap_command(c, NULL, NULL, &cause, "LOGOUT") != IMAP_OK)
 			log_debug("%s: LOGOUT: %s", c->label, cause);
 		free(cause);
+		/* libcurl's own LOGOUT on disconnect waits for the answer,
+		 * blocking: make it fail at once (ours went first). */
+		shutdown(c->fd, SHUT_RDWR);
 	}
-	if (c->curl != NULL)
+	if (c->curl != NULL) {
+		net_release(c->curl);
 		curl_easy_cleanup(c->curl);
+	}
 	c->curl = NULL;
 	c->fd = CURL_SOCKET_BAD;
 	buf_free(&c->in);
@@ -207,7 +216,7 @@ imap_send(struct imap_conn *c, const char *p, size_t len, char **cause)
 		if (rc == CURLE_AGAIN) {
 			pfd.fd = c->fd;
 			pfd.events = POLLOUT;
-			if (poll(&pfd, 1, c->timeout_ms) <= 0) {
+			if (coro_wait(&pfd, 1, c->timeout_ms, false) <= 0) {
 				*cause = xasprintf("%s: send timed out",
 				    c->label);
 				return IMAP_TEMP;
@@ -271,7 +280,12 @@ imap_fill(struct imap_conn *c, char **cause)
 			return n > 0 ? IMAP_OK : n;
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
-		n = poll(&pfd, 1, c->timeout_ms);
+		n = coro_wait(&pfd, 1, c->timeout_ms, false);
+		if (n == 0 && coro_stopping()) {
+			*cause = xasprintf("%s: no answer from the server; "
+			    "shutting down", c->label);
+			return IMAP_TEMP;
+		}
 		if (n == 0) {
 			*cause = xasprintf("%s: no answer from the server "
 			    "in %d s", c->label, c->timeout_ms / 1000);
@@ -693,7 +707,8 @@ imap_search_from(struct imap_conn *c, uint32_t from, uint32_t **uids,
 		return rc;
 	}
 	/* "n:*" always names the last message, even below n: filtered. */
-	qsort(acc.v, acc.n, sizeof *acc.v, u32_cmp);
+	if (acc.n > 1)
+		qsort(acc.v, acc.n, sizeof *acc.v, u32_cmp);
 	*uids = acc.v;
 	*n = acc.n;
 	return IMAP_OK;

@@ -3,6 +3,11 @@
  * protocol: TLS required (libcurl's default on imap:// and pop3:// is none:
  * the password would go in clear), the account's CA and verification
  * setting, bounded connect and response times, no signals.
+ *
+ * Transfers: outside a coroutine (run --once, deliver, test) they are
+ * curl_easy_perform. Inside one (the daemon, see watch.c) the handle runs
+ * on a multi handle whose sockets the coroutine waits on, so a stalled
+ * server holds up only the account that talks to it.
  */
 #ifndef FACTEUR_NET_H
 #define FACTEUR_NET_H
@@ -14,10 +19,19 @@ struct conf_account;
 void	net_setup_account(CURL *, const struct conf_account *);
 
 /*
- * Run one transfer to its end. Every transfer goes through here (never
- * curl_easy_perform directly) so the daemon can run it without letting a
- * stalled server hold up the other accounts.
+ * Run one transfer to its end; the connection ends with the handle.
+ * Every transfer goes through here or net_perform_keep (never
+ * curl_easy_perform directly).
  */
 CURLcode net_perform(CURL *);
+
+/*
+ * The same for a handle whose connection must outlive the transfer: a
+ * CONNECT_ONLY login whose socket is used next with curl_easy_send/recv, or
+ * a POP3 session of several transfers on one connection. Call net_release
+ * before curl_easy_cleanup of such a handle.
+ */
+CURLcode net_perform_keep(CURL *);
+void	net_release(CURL *);
 
 #endif

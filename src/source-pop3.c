@@ -110,8 +110,10 @@ pop3_open(struct pop3_session *s, struct conf_account *a,
 static void
 pop3_close(struct pop3_session *s)
 {
-	if (s->curl != NULL)
+	if (s->curl != NULL) {
+		net_release(s->curl);
 		curl_easy_cleanup(s->curl);
+	}
 	s->curl = NULL;
 	buf_free(&s->body);
 	free(s->base);
@@ -144,7 +146,7 @@ pop3_perform(struct pop3_session *s, const char *what, int num, size_t cap,
 	curl_easy_setopt(s->curl, CURLOPT_NOBODY, what != NULL &&
 	    strcmp(what, "DELE") == 0 ? 1L : 0L);
 	s->errbuf[0] = '\0';
-	rc = net_perform(s->curl);
+	rc = net_perform_keep(s->curl);
 	free(url);
 	if (rc != CURLE_OK) {
 		*cause = xasprintf("%s: %s: %s", s->base,

@@ -1,9 +1,21 @@
 /*
- * The daemon's loop: every account in one thread. Accounts with
- * `watch: idle` on IMAP keep a connection open in IDLE on their first
- * mailbox; all those sockets wait in one poll(), so one slow or dead server
- * does not hold up the others beyond its own timeouts. The rest are polled
- * at their interval.
+ * The daemon's loop: every account in one thread, each in a coroutine of
+ * its own (coro.c). An account's coroutine connects, syncs, sits in IDLE
+ * (or sleeps until its next poll), and does it again; every place it
+ * would block on the network (a read or write on the IMAP socket, a
+ * libcurl transfer: IMAP login, POP3, SMTP for the actions) is a
+ * coro_wait, which hands the thread back to the scheduler below. The
+ * scheduler polls, in one poll(), the sockets every coroutine waits on,
+ * IDLE sockets and libcurl's sockets alike, with the nearest deadline as
+ * timeout, and resumes the coroutines whose sockets are ready or whose
+ * time is up. So a server that stops answering holds up only its own
+ * account, for its own timeouts; the others go on. Local work (SQLite,
+ * message parsing, rules, `run` actions) runs without yielding.
+ *
+ * Each coroutine has its own copy of the runner (the per-pass fields: the
+ * IMAP connection handed to actions, counters) over the shared
+ * configuration and state. SQLite transactions never span a wait, so
+ * coroutines never interleave inside one.
  *
  * Nothing is trusted to arrive by push alone: after every wake-up, every
  * reconnect and every refresh, the whole account is synced from the last
@@ -11,6 +23,13 @@
  * well inside the 29 minutes RFC 2177 allows, and doubles as the check for
  * a dead or half-open connection: its replies have a read timeout.
  * Failures reconnect with exponential backoff.
+ *
+ * On SIGTERM (or SIGHUP for a reload) coroutines waiting in IDLE or
+ * between polls are woken, end IDLE, log out and finish. One in the middle
+ * of a sync goes on with it, but none of its waits lasts more than a short
+ * grace any longer (coro_interrupt), so a server that stopped answering
+ * delays the exit by about two seconds, not by its timeouts. Whatever was
+ * cut short is still pending in the journal and resumes at the next start.
  */
 #include <errno.h>
 #include <poll.h>
@@ -19,6 +38,7 @@
 #include <time.h>
 
 #include "conf.h"
+#include "coro.h"
 #include "imap.h"
 #include "log.h"
 #include "run.h"
@@ -30,9 +50,11 @@
 #define WATCH_BACKOFF_MIN	5
 #define WATCH_BACKOFF_MAX	600
 #define WATCH_READ_TIMEOUT_MS	30000
+#define WATCH_STOP_CHECK_MS	1000	/* a signal between checks */
 
 struct watch {
 	struct conf_account	*a;
+	struct runner		 r;		/* this account's copy */
 	struct imap_conn	 c;
 	bool			 open;
 	time_t			 due;		/* next sync */
@@ -41,10 +63,13 @@ struct watch {
 
 static bool	 watch_idles(const struct watch *);
 static void	 watch_fail(struct watch *, const char *, char *);
+static bool	 watch_stopping(const struct runner *);
 static void	 watch_sync(struct runner *, struct watch *);
 static void	 watch_sync_idle(struct runner *, struct watch *);
 static void	 watch_readable(struct runner *, struct watch *);
-static int	 watch_timeout(struct watch *, size_t);
+static void	 watch_wait(struct watch *);
+static void	 watch_close(struct watch *);
+static void	 watch_main(void *);
 
 static bool
 watch_idles(const struct watch *w)
@@ -134,17 +159,65 @@ watch_readable(struct runner *r, struct watch *w)
 	}
 }
 
-/* Milliseconds until the first account is due (0 if one is). */
-static int
-watch_timeout(struct watch *v, size_t n)
+/* Sleep until due: in IDLE, until the server says something. */
+static void
+watch_wait(struct watch *w)
 {
-	time_t	 now = time(NULL), first = now + WATCH_REFRESH;
-	size_t	 i;
+	struct pollfd	 pfd;
+	time_t		 now = time(NULL);
+	int		 ms;
 
-	for (i = 0; i < n; i++)
-		if (v[i].due < first)
-			first = v[i].due;
-	return first <= now ? 0 : (int)(first - now) * 1000;
+	ms = w->due <= now ? 0 : (int)(w->due - now) * 1000;
+	if (!w->open || !w->c.idling) {
+		coro_wait(NULL, 0, ms, true);
+		return;
+	}
+	/* A line already read (with the IDLE continuation) comes first. */
+	if (w->c.in.len > w->c.in_off && memchr(w->c.in.data + w->c.in_off,
+	    '\n', w->c.in.len - w->c.in_off) != NULL) {
+		watch_readable(&w->r, w);
+		return;
+	}
+	pfd.fd = w->c.fd;
+	pfd.events = POLLIN;
+	if (coro_wait(&pfd, 1, ms, true) > 0)
+		watch_readable(&w->r, w);
+}
+
+static void
+watch_close(struct watch *w)
+{
+	char	*cause = NULL;
+
+	if (!w->open)
+		return;
+	if (imap_idle_done(&w->c, &cause) != IMAP_OK) {
+		log_debug("%s: %s", w->a->name, cause);
+		free(cause);
+	}
+	imap_close(&w->c);
+	w->open = false;
+}
+
+static bool
+watch_stopping(const struct runner *r)
+{
+	return *r->stop || (r->reload != NULL && *r->reload);
+}
+
+/* One account's life, in its coroutine. */
+static void
+watch_main(void *arg)
+{
+	struct watch	*w = arg;
+
+	while (!watch_stopping(&w->r)) {
+		if (w->due <= time(NULL))
+			watch_sync(&w->r, w);
+		else
+			watch_wait(w);
+	}
+	watch_close(w);
 }
 
 int
@@ -152,45 +225,31 @@ watch_loop(struct runner *r)
 {
 	struct conf	*conf = r->conf;
 	struct watch	*v;
-	struct pollfd	*pfd;
-	size_t		*which, i, np;
-	char		*cause = NULL;
-	int		 n;
+	struct coro	**co;
+	size_t		 i, live, n = conf->naccounts;
 
-	v = xcalloc(conf->naccounts, sizeof *v);
-	pfd = xcalloc(conf->naccounts, sizeof *pfd);
-	which = xcalloc(conf->naccounts, sizeof *which);
-	for (i = 0; i < conf->naccounts; i++)
+	v = xcalloc(n, sizeof *v);
+	co = xcalloc(n, sizeof *co);
+	for (i = 0; i < n; i++) {
 		v[i].a = &conf->accounts[i];
-	while (!*r->stop && (r->reload == NULL || !*r->reload)) {
-		for (i = 0; i < conf->naccounts && !*r->stop; i++)
-			if (v[i].due <= time(NULL))
-				watch_sync(r, &v[i]);
-		for (i = np = 0; i < conf->naccounts; i++) {
-			if (!v[i].open || !v[i].c.idling)
-				continue;
-			pfd[np].fd = v[i].c.fd;
-			pfd[np].events = POLLIN;
-			which[np++] = i;
-		}
-		n = poll(pfd, np, watch_timeout(v, conf->naccounts));
-		if (n < 0 && errno != EINTR)
-			fatal("poll: %s", strerror(errno));
-		for (i = 0; n > 0 && i < np && !*r->stop; i++)
-			if (pfd[i].revents != 0)
-				watch_readable(r, &v[which[i]]);
+		v[i].r = *r;
+		co[i] = coro_new(watch_main, &v[i]);
 	}
-	for (i = 0; i < conf->naccounts; i++) {
-		if (v[i].open && imap_idle_done(&v[i].c, &cause) != IMAP_OK) {
-			log_debug("%s: %s", v[i].a->name, cause);
-			free(cause);
-			cause = NULL;
-		}
-		if (v[i].open)
-			imap_close(&v[i].c);
+	for (;;) {
+		for (i = live = 0; i < n; i++)
+			if (!coro_done(co[i]))
+				live++;
+		if (live == 0)
+			break;
+		if (watch_stopping(r))
+			for (i = 0; i < n; i++)
+				coro_interrupt(co[i]);
+		/* A signal interrupts the poll (EINTR): checked above. */
+		coro_poll(co, n, WATCH_STOP_CHECK_MS);
 	}
+	for (i = 0; i < n; i++)
+		coro_free(co[i]);
+	free(co);
 	free(v);
-	free(pfd);
-	free(which);
 	return 0;
 }
