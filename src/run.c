@@ -34,7 +34,6 @@ static void	 runner_log(struct runner *, struct conf_account *,
 		     enum state_msg_status);
 static void	 runner_log_line(struct buf *, json_t *, json_t *, json_t *);
 static void	 runner_duration(unsigned long, char *, size_t);
-static void	 runner_liveness(struct runner *);
 static char	*runner_too_old(struct runner *, const struct state_action *,
 		     const char *);
 static time_t	 retry_time(int);
@@ -394,11 +393,10 @@ runner_process(struct runner *r, struct conf_account *a, const char *mailbox,
  * warning per account and process when it falls behind (the time of the
  * warning is kept in the journal and cleared by the next success). Only `facteur run` warns (it sets
  * r->started); deliver does not. Checked after every pass over any account
- * and after every failed POP3 or Maildir pass; an IMAP account that cannot
- * connect is seen when another account passes (watch.c calls nothing here
- * on its failures).
+ * after every failed POP3 or Maildir pass, and once a minute by the watch
+ * loop, so accounts that all fail to connect are still reported.
  */
-static void
+void
 runner_liveness(struct runner *r)
 {
 	struct conf_account	*a;

@@ -54,6 +54,8 @@ int	runner_sync_account(struct runner *, struct conf_account *, char **);
  * also checks every account's last success against liveness.warn_after and
  * logs a warning, once, for each account that is late. */
 void	runner_account_synced(struct runner *, struct conf_account *);
+/* Warn about accounts with no successful pass for liveness.warn_after. */
+void	runner_liveness(struct runner *);
 
 /* The mailbox as people know it (allocated): the journal's own name, or for
  * the sources that have none (""), "INBOX" for POP3 and the directory's

@@ -51,6 +51,7 @@
 #define WATCH_BACKOFF_MAX	600
 #define WATCH_READ_TIMEOUT_MS	30000
 #define WATCH_STOP_CHECK_MS	1000	/* a signal between checks */
+#define WATCH_LIVENESS_CHECK	60	/* seconds between liveness checks, at most */
 
 struct watch {
 	struct conf_account	*a;
@@ -70,6 +71,7 @@ static void	 watch_readable(struct runner *, struct watch *);
 static void	 watch_wait(struct watch *);
 static void	 watch_close(struct watch *);
 static void	 watch_main(void *);
+static time_t	 watch_liveness_every(const struct conf *);
 
 static bool
 watch_idles(const struct watch *w)
@@ -125,6 +127,16 @@ watch_sync_idle(struct runner *r, struct watch *w)
 	}
 	if (imap_idle_start(&w->c, &cause) != IMAP_OK)
 		return watch_fail(w, "starting IDLE", cause);
+	/*
+	 * Mail that arrived after the search, announced before IDLE began
+	 * (during the fetch, or before the server's "+"), is not announced
+	 * again: sync once more now.
+	 */
+	if (w->c.exists_changed) {
+		log_debug("%s: new mail while syncing", w->a->name);
+		w->due = time(NULL);
+		return;
+	}
 	/* Other mailboxes than the first are polled at the interval. */
 	w->due = time(NULL) + (w->a->nmailboxes > 1 &&
 	    w->a->poll_seconds < WATCH_REFRESH ? w->a->poll_seconds :
@@ -220,6 +232,18 @@ watch_main(void *arg)
 	watch_close(w);
 }
 
+/* A quarter of liveness.warn_after, from 1 s to a minute. */
+static time_t
+watch_liveness_every(const struct conf *conf)
+{
+	unsigned long	 every = conf->liveness_warn_after / 4;
+
+	if (every < 1)
+		every = 1;
+	return every > WATCH_LIVENESS_CHECK ? WATCH_LIVENESS_CHECK :
+	    (time_t)every;
+}
+
 int
 watch_loop(struct runner *r)
 {
@@ -227,6 +251,7 @@ watch_loop(struct runner *r)
 	struct watch	*v;
 	struct coro	**co;
 	size_t		 i, live, n = conf->naccounts;
+	time_t		 check = 0;
 
 	v = xcalloc(n, sizeof *v);
 	co = xcalloc(n, sizeof *co);
@@ -244,6 +269,11 @@ watch_loop(struct runner *r)
 		if (watch_stopping(r))
 			for (i = 0; i < n; i++)
 				coro_interrupt(co[i]);
+		/* The accounts that never pass say nothing themselves. */
+		if (time(NULL) >= check) {
+			runner_liveness(r);
+			check = time(NULL) + watch_liveness_every(conf);
+		}
 		/* A signal interrupts the poll (EINTR): checked above. */
 		coro_poll(co, n, WATCH_STOP_CHECK_MS);
 	}

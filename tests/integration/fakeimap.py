@@ -22,8 +22,13 @@ CAPS = 'IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS'
 
 class FakeImap:
     def __init__(self, cert_file, key_file, messages=None, uidvalidity=42,
-                 host='127.0.0.1'):
+                 host='127.0.0.1', idle=False):
         self.host = host
+        # With idle: IDLE is offered; on_idle(server) is called at each
+        # IDLE command and returns the bytes sent before "+ idling".
+        self.caps = CAPS + (' IDLE' if idle else '')
+        self.on_idle = None
+        self.idles = 0
         self.messages = dict(messages or {})
         self.uidvalidity = uidvalidity
         self.on_fetch = None
@@ -99,7 +104,7 @@ class FakeImap:
     def _session(self, s):
         f = s.makefile('rb')
         s.sendall(b'* OK [CAPABILITY %s] fake server ready\r\n'
-                  % CAPS.encode())
+                  % self.caps.encode())
         while True:
             line = f.readline(65536)
             if not line:
@@ -112,7 +117,7 @@ class FakeImap:
             verb = parts[1].upper() if len(parts) > 1 else ''
             if verb == 'CAPABILITY':
                 s.sendall(b'* CAPABILITY %s\r\n%s OK done\r\n'
-                          % (CAPS.encode(), tag))
+                          % (self.caps.encode(), tag))
             elif verb == 'AUTHENTICATE':
                 if len(parts) < 4:
                     s.sendall(b'+ \r\n')
@@ -148,6 +153,15 @@ class FakeImap:
                         return
                 else:
                     s.sendall(self.fetch_response(uids, tag))
+            elif verb == 'IDLE' and 'IDLE' in self.caps:
+                pre = self.on_idle(self) if self.on_idle else b''
+                self.idles += 1
+                s.sendall(pre + b'+ idling\r\n')
+                done = f.readline(65536)
+                if not done:
+                    return
+                self.commands.append(done.rstrip(b'\r\n').decode('latin-1'))
+                s.sendall(b'%s OK IDLE done\r\n' % tag)
             elif cmd == 'UID STORE' or verb == 'NOOP':
                 s.sendall(b'%s OK done\r\n' % tag)
             elif verb == 'LOGOUT':

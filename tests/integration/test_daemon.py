@@ -271,6 +271,41 @@ accounts:
          'the POP3 password is not in the log')
 
 
+def test_liveness_imap_only(t, h):
+    """Accounts in IDLE that never connect: no pass ever happens to trigger
+    the check, yet the daemon still warns."""
+    rules = os.path.join(h.tmp, 'facteur', 'rules4.yaml')
+    write(rules, RULES % {'v': 'v4'})
+    dead = free_ports(1)[0]
+    cfg = h.write_config('''state: %(tmp)s/facteur/state4.db
+liveness: {warn_after: 2s}
+smtp:
+  url: smtp://127.0.0.1:%(smtp)d
+  user: %(su)s
+  password: {env: SMTP_PW}
+  from: "Order Desk <bot@example.test>"
+  ca_file: %(ca)s
+accounts:
+  - name: gone
+    url: imap://127.0.0.1:%(dead)d/INBOX
+    user: bot
+    password: secret
+    watch: idle
+    rules: [%(rules)s]
+''' % dict(tmp=h.tmp, dead=dead, rules=rules, smtp=h.ports['smtp'],
+           ca=h.ca_file, su=SMTP_USER), name='liveness-imap.yaml')
+    d = Daemon(h, cfg)
+    try:
+        m = d.wait_log(r'warn: gone: no successful pass over the account '
+                       r'for \d+s \(liveness\.warn_after\), not once since '
+                       r'facteur started', timeout=20)
+        t.ok(m is not None, 'liveness: an IDLE account that never connects '
+             'is reported', d.text())
+    finally:
+        rc = d.stop(signal.SIGTERM)
+    t.eq(rc, 0, 'SIGTERM: the daemon exits 0')
+
+
 def connected_to(port):
     """Is there an established TCP connection to 127.0.0.1:port?"""
     with open('/proc/net/tcp') as f:
@@ -321,6 +356,8 @@ def main():
         t.run('reload, json log, SIGTERM', test_reload, t, h)
         t.run('text log, liveness, SIGINT', test_text_log_and_liveness, t, h)
         t.run('SIGTERM in the middle of a reply', test_term_mid_action, t, h)
+        t.run('liveness with IDLE accounts only', test_liveness_imap_only,
+              t, h)
     t.done()
 
 

@@ -4,7 +4,7 @@
 320 messages wait in the bot's INBOX; `facteur run` (IDLE account) answers
 each with a reply. When the journal holds some of them but not all, Dovecot
 is stopped, then started again. In the end every message has exactly one
-journal row, done, and alice holds exactly one reply per message: none
+journal row, done, and Exim received exactly one reply per message: none
 skipped, none repeated. The first message is one whose To header GMime
 parses recursively, over a megabyte deep: the daemon's coroutine stacks
 must take it as the main thread's does.
@@ -163,9 +163,21 @@ def main():
              'one journal row per message: none skipped, none twice')
         t.eq([s for _, s in j if s != STATE_DONE], [],
              'every journal row is done')
+        # What facteur sent is what Exim received: one reception per reply.
+        # The mailbox may hold a copy more, if Dovecot stopped between
+        # taking a reply over LMTP and answering Exim, which then delivers
+        # it again: that is the delivery path's, not facteur's.
+        sent = re.findall(r'<= .* id=(facteur\.[0-9a-f]+@[^ ]+)',
+                          h.log('smtp'))
+        t.eq(len(sent), N, 'Exim received exactly %d replies' % N)
+        t.eq(len(set(sent)), N, 'each with its own Message-ID: none sent '
+             'twice')
         got = pongs(h)
-        t.eq(len(got), N, 'exactly %d replies' % N)
-        t.eq(got, list(range(1, N + 1)), 'one reply per message, none twice')
+        t.eq(sorted(set(got)), list(range(1, N + 1)),
+             'alice holds a reply to every message')
+        if len(got) != N:
+            t.diag('%d copies in the mailbox for %d replies sent: Exim '
+                   'redelivered after the Dovecot stop' % (len(got), N))
         if t.failed:
             log.seek(0)
             t.diag(log.read()[-4000:])
