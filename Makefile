@@ -11,7 +11,7 @@
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc
-PKGS     := libcurl libpcre2-8 yaml-0.1 libcrypto sqlite3 gmime-3.0 libxml-2.0 jansson
+PKGS     := libcurl libpcre2-8 yaml-0.1 libssl libcrypto sqlite3 gmime-3.0 libxml-2.0 jansson
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 WARN     := -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wcast-qual \

@@ -14,7 +14,8 @@ dir=$(dirname "$root")/shared/corpus
 [ -x "$facteur" ] || { echo "bench/fetch.sh: build $facteur first (make)" >&2; exit 1; }
 rules=$root/bench/fetch-rules.yaml
 tmp=""
-# The 50 reference rules, once bench/tsv2rules.py is there.
+# The 50 reference rules when ../shared/bench is there; else the small set
+# of bench/fetch-rules.yaml (rules that match nothing: all are tried).
 if [ -f "$root/bench/tsv2rules.py" ] &&
     [ -f "$(dirname "$root")/shared/bench/rules.tsv" ]; then
 	tmp=$(mktemp /tmp/facteur-fetch-rules.XXXXXX)

@@ -116,7 +116,8 @@ accounts:
                 accepted = time.monotonic()
                 c.quit()
                 pushed = wait_line(r'bot: new mail pushed')
-                done = wait_line(r'<lat-%d@example\.test> done' % n)
+                done = wait_line(r'<lat-%d@example\.test>: .*; done '
+                                 r'\(journal' % n)
                 # Back in IDLE before the next one.
                 wait_line(r'> F\d+ IDLE')
                 total.append((done - accepted) * 1000)

@@ -19,7 +19,11 @@ out=$(mktemp)
 for b in bench/*.sh; do
 	[ "$b" = bench/run.sh ] && continue
 	echo "== $b" | tee -a "$out"
-	sh "$b" 2>&1 | tee -a "$out"
+	{ sh "$b" 2>&1; echo $? >"$out.rc"; } | tee -a "$out"
+	if [ "$(cat "$out.rc")" != 0 ]; then
+		echo "== $b failed (exit $(cat "$out.rc"))" | tee -a "$out"
+		status=1
+	fi
 	[ "$(tail -c1 "$out")" = "" ] || echo >>"$out"
 done
 echo '```' >>"$out"
@@ -28,5 +32,6 @@ if [ -f bench/NOTES.md ]; then
 	echo >>"$out"
 	cat bench/NOTES.md >>"$out"
 fi
+rm -f "$out.rc"
 mv "$out" BENCHMARKS.md
 exit $status

@@ -9,8 +9,8 @@ becomes `header: {name: FIELD, matches: PATTERN}`, which tries the pattern
 on every value of that header (decoded, unfolded); "body" becomes `body:`
 (the decoded text). Subject uses the `subject` condition, the same decoded
 value. Patterns are case-insensitive in facteur by default, as the table
-asks. Each rule's action is `flag: {add: [bench]}`: `facteur test` only
-plans it, so the figure measured is evaluation.
+asks. A rule has no action: what is measured is evaluation (and, over
+IMAP or POP3, fetching and journaling), the same for every source.
 """
 import sys
 
@@ -53,8 +53,6 @@ def main(argv):
             seen.add(rid)
             out.append("  - name: %s" % quote(rid))
             out.append("    if: %s" % condition(field, pattern))
-            out.append("    then:")
-            out.append("      - flag: {add: [bench]}")
             out.append("    stop: true")
     if not seen:
         sys.stderr.write("%s: no rules\n" % argv[1])

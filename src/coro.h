@@ -20,6 +20,8 @@ void		 coro_free(struct coro *);
 bool		 coro_done(const struct coro *);
 /* The coroutine running now, NULL in the scheduler or outside. */
 struct coro	*coro_self(void);
+/* Before a long wait: release the running coroutine's unused stack. */
+void		 coro_trim(void);
 
 /*
  * Wait until one of the fds is ready or timeout_ms passes (-1: forever).

@@ -14,10 +14,13 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <openssl/ssl.h>
 
 #include "conf.h"
 #include "coro.h"
@@ -50,6 +53,8 @@ static int		 net_timer_cb(CURLM *, long, void *);
 static struct net_multi	*net_multi_new(CURL *);
 static void		 net_multi_free(struct net_multi *);
 static CURLcode		 net_run(struct net_multi *);
+static CURLcode		 net_ssl_ctx(CURL *, void *, void *);
+static bool		 net_tls_is_openssl(void);
 
 void
 net_setup_account(CURL *c, const struct conf_account *a)
@@ -64,6 +69,32 @@ net_setup_account(CURL *c, const struct conf_account *a)
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_SERVER_RESPONSE_TIMEOUT, 60L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	if (net_tls_is_openssl())
+		curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, net_ssl_ctx);
+}
+
+/* The callback gets the TLS library's own context: only OpenSSL's here. */
+static bool
+net_tls_is_openssl(void)
+{
+	const curl_version_info_data	*v = curl_version_info(CURLVERSION_NOW);
+
+	return v->ssl_version != NULL &&
+	    strncmp(v->ssl_version, "OpenSSL/", 8) == 0;
+}
+
+/*
+ * OpenSSL keeps a read and a write buffer (about 34 KiB) per connection
+ * even while it is idle; an account in IDLE waits for hours. Let it free
+ * them between records.
+ */
+static CURLcode
+net_ssl_ctx(CURL *c, void *ctx, void *arg)
+{
+	(void)c;
+	(void)arg;
+	SSL_CTX_set_mode((SSL_CTX *)ctx, SSL_MODE_RELEASE_BUFFERS);
+	return CURLE_OK;
 }
 
 static int64_t

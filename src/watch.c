@@ -180,6 +180,8 @@ watch_wait(struct watch *w)
 	int		 ms;
 
 	ms = w->due <= now ? 0 : (int)(w->due - now) * 1000;
+	if (ms > 0)
+		coro_trim();
 	if (!w->open || !w->c.idling) {
 		coro_wait(NULL, 0, ms, true);
 		return;
