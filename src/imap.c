@@ -27,6 +27,7 @@
 #include "log.h"
 #include "net.h"
 
+#define IMAP_IN_KEEP		(256 * 1024)	/* input kept between responses */
 #define IMAP_MAX_LINE		(1024 * 1024)
 #define IMAP_MAX_RESPONSE	((size_t)1 << 30)
 #define IMAP_DEFAULT_LITERAL	((size_t)64 << 20)
@@ -309,6 +310,11 @@ imap_compact(struct imap_conn *c)
 	c->in.len -= c->in_off;
 	c->in.data[c->in.len] = '\0';
 	c->in_off = 0;
+	/* A large message made the buffer grow: do not keep it for ever. */
+	if (c->in.size > IMAP_IN_KEEP && c->in.len < IMAP_IN_KEEP / 2) {
+		c->in.data = xreallocarray(c->in.data, 1, IMAP_IN_KEEP);
+		c->in.size = IMAP_IN_KEEP;
+	}
 }
 
 /* Does the line end in {N} or {N+}? Then *n is N. */
