@@ -49,7 +49,6 @@ static int	 track_cb(struct imap_conn *, struct imap_resp *, void *,
 		     char **);
 static int	 run_cmd(struct action_ctx *, char **, const char *, ...)
 		     __attribute__((format(printf, 3, 4)));
-static char	*folder_wire(const char *, char **);
 static enum action_result folder_of(struct action_ctx *, json_t *,
 		    const char *, char **, char **);
 static int	 into_folder(struct action_ctx *, const char *, const char *,
@@ -147,98 +146,6 @@ run_cmd(struct action_ctx *ctx, char **cause, const char *fmt, ...)
 	return rc;
 }
 
-/*
- * A folder name as an IMAP quoted string: UTF-8 turned into modified
- * UTF-7 (RFC 3501 5.1.3), '&' as "&-". NULL with *cause for control
- * characters or bad UTF-8.
- */
-static char *
-folder_wire(const char *s, char **cause)
-{
-	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789+,";
-	const unsigned char	*p = (const unsigned char *)s;
-	struct buf		 b;
-	uint32_t		 cp, bits = 0, u[2];
-	int			 nbits = 0, k, n, i;
-	bool			 in64 = false;
-	char			*out, *q;
-
-	buf_init(&b, SIZE_MAX);
-	while (*p != '\0') {
-		if (*p < 0x20 || *p == 0x7f) {
-			*cause = xasprintf("folder name '%s' holds a control "
-			    "character", s);
-			goto fail;
-		}
-		if (*p < 0x80) {
-			if (in64) {
-				if (nbits > 0)
-					buf_add(&b, &b64[(bits << (6 - nbits))
-					    & 0x3f], 1);
-				buf_add(&b, "-", 1);
-				in64 = false;
-				bits = 0;
-				nbits = 0;
-			}
-			buf_add(&b, *p == '&' ? "&-" : (const char *)p,
-			    *p == '&' ? 2 : 1);
-			p++;
-			continue;
-		}
-		/* One UTF-8 sequence. */
-		n = *p >= 0xf0 ? 3 : *p >= 0xe0 ? 2 : *p >= 0xc0 ? 1 : -1;
-		if (n < 0 || *p > 0xf4)
-			goto bad_utf8;
-		cp = *p & (0x3f >> n);
-		for (i = 1; i <= n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				goto bad_utf8;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if (cp < (n == 1 ? 0x80u : n == 2 ? 0x800u : 0x10000u) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			goto bad_utf8;
-		p += n + 1;
-		if (!in64) {
-			buf_add(&b, "&", 1);
-			in64 = true;
-		}
-		k = 1;
-		u[0] = cp;
-		if (cp >= 0x10000) {
-			u[0] = 0xd800 + ((cp - 0x10000) >> 10);
-			u[1] = 0xdc00 + ((cp - 0x10000) & 0x3ff);
-			k = 2;
-		}
-		for (i = 0; i < k; i++) {
-			bits = (bits << 16) | u[i];
-			nbits += 16;
-			while (nbits >= 6) {
-				nbits -= 6;
-				buf_add(&b, &b64[(bits >> nbits) & 0x3f], 1);
-			}
-			bits &= (1u << nbits) - 1;
-		}
-	}
-	if (in64) {
-		if (nbits > 0)
-			buf_add(&b, &b64[(bits << (6 - nbits)) & 0x3f], 1);
-		buf_add(&b, "-", 1);
-	}
-	buf_add(&b, "", 1);
-	out = buf_steal(&b, NULL);
-	q = imap_quote(out);
-	free(out);
-	return q;
-
-bad_utf8:
-	*cause = xasprintf("folder name '%s' is not valid UTF-8", s);
-fail:
-	buf_free(&b);
-	return NULL;
-}
-
 static enum action_result
 folder_of(struct action_ctx *ctx, json_t *fields, const char *type,
     char **wire, char **cause)
@@ -257,7 +164,7 @@ folder_of(struct action_ctx *ctx, json_t *fields, const char *type,
 		    f);
 		return ACTION_PERM;
 	}
-	if ((*wire = folder_wire(f, cause)) == NULL)
+	if ((*wire = imap_mailbox_arg(f, cause)) == NULL)
 		return ACTION_PERM;
 	return ACTION_OK;
 }

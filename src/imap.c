@@ -626,6 +626,98 @@ imap_quote(const char *s)
 	return buf_steal(&b, NULL);
 }
 
+/*
+ * A folder name as an IMAP quoted string: UTF-8 turned into modified
+ * UTF-7 (RFC 3501 5.1.3), '&' as "&-". NULL with *cause for control
+ * characters or bad UTF-8.
+ */
+char *
+imap_mailbox_arg(const char *s, char **cause)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+,";
+	const unsigned char	*p = (const unsigned char *)s;
+	struct buf		 b;
+	uint32_t		 cp, bits = 0, u[2];
+	int			 nbits = 0, k, n, i;
+	bool			 in64 = false;
+	char			*out, *q;
+
+	buf_init(&b, SIZE_MAX);
+	while (*p != '\0') {
+		if (*p < 0x20 || *p == 0x7f) {
+			*cause = xasprintf("folder name '%s' holds a control "
+			    "character", s);
+			goto fail;
+		}
+		if (*p < 0x80) {
+			if (in64) {
+				if (nbits > 0)
+					buf_add(&b, &b64[(bits << (6 - nbits))
+					    & 0x3f], 1);
+				buf_add(&b, "-", 1);
+				in64 = false;
+				bits = 0;
+				nbits = 0;
+			}
+			buf_add(&b, *p == '&' ? "&-" : (const char *)p,
+			    *p == '&' ? 2 : 1);
+			p++;
+			continue;
+		}
+		/* One UTF-8 sequence. */
+		n = *p >= 0xf0 ? 3 : *p >= 0xe0 ? 2 : *p >= 0xc0 ? 1 : -1;
+		if (n < 0 || *p > 0xf4)
+			goto bad_utf8;
+		cp = *p & (0x3f >> n);
+		for (i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				goto bad_utf8;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		if (cp < (n == 1 ? 0x80u : n == 2 ? 0x800u : 0x10000u) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			goto bad_utf8;
+		p += n + 1;
+		if (!in64) {
+			buf_add(&b, "&", 1);
+			in64 = true;
+		}
+		k = 1;
+		u[0] = cp;
+		if (cp >= 0x10000) {
+			u[0] = 0xd800 + ((cp - 0x10000) >> 10);
+			u[1] = 0xdc00 + ((cp - 0x10000) & 0x3ff);
+			k = 2;
+		}
+		for (i = 0; i < k; i++) {
+			bits = (bits << 16) | u[i];
+			nbits += 16;
+			while (nbits >= 6) {
+				nbits -= 6;
+				buf_add(&b, &b64[(bits >> nbits) & 0x3f], 1);
+			}
+			bits &= (1u << nbits) - 1;
+		}
+	}
+	if (in64) {
+		if (nbits > 0)
+			buf_add(&b, &b64[(bits << (6 - nbits)) & 0x3f], 1);
+		buf_add(&b, "-", 1);
+	}
+	buf_add(&b, "", 1);
+	out = buf_steal(&b, NULL);
+	q = imap_quote(out);
+	free(out);
+	return q;
+
+bad_utf8:
+	*cause = xasprintf("folder name '%s' is not valid UTF-8", s);
+fail:
+	buf_free(&b);
+	return NULL;
+}
+
 static int
 select_cb(struct imap_conn *c, struct imap_resp *r, void *arg, char **cause)
 {
@@ -657,7 +749,8 @@ imap_select(struct imap_conn *c, const char *mailbox, char **cause)
 	int	 rc;
 
 	c->uidvalidity = c->uidnext = c->exists = 0;
-	q = imap_quote(mailbox);
+	if ((q = imap_mailbox_arg(mailbox, cause)) == NULL)
+		return IMAP_BAD;
 	rc = imap_command(c, select_cb, NULL, cause, "SELECT %s", q);
 	free(q);
 	if (rc == IMAP_OK && c->uidvalidity == 0) {

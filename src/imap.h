@@ -124,6 +124,9 @@ int	imap_idle_done(struct imap_conn *, char **cause);
 
 /* Quote a string for the IMAP wire (mailbox names); caller frees. */
 char	*imap_quote(const char *);
+/* A mailbox name (UTF-8) as a quoted IMAP argument in modified UTF-7;
+ * NULL and *cause for control characters or bad UTF-8. */
+char	*imap_mailbox_arg(const char *, char **cause);
 
 /* Low level, for IDLE and tests. */
 int	imap_send(struct imap_conn *, const char *, size_t, char **cause);

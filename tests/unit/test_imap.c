@@ -173,6 +173,40 @@ test_quote(void **state)
 	free(q);
 }
 
+/* Modified UTF-7 (RFC 3501 5.1.3), the values worked out by hand: UTF-16BE
+ * in base64 with ',' for '/', no padding, between '&' and '-'. */
+static void
+test_mailbox_arg(void **state)
+{
+	static const struct {
+		const char	*in, *out;
+	} v[] = {
+		{ "INBOX", "\"INBOX\"" },
+		{ "Re\xc3\xa7us", "\"Re&AOc-us\"" },		/* U+00E7 */
+		{ "A&B", "\"A&-B\"" },
+		{ "\xe6\x97\xa5\xe6\x9c\xac", "\"&ZeVnLA-\"" }, /* U+65E5 U+672C */
+		{ "x\xf0\x9f\x98\x80", "\"x&2D3eAA-\"" },	/* U+1F600 */
+		{ "\xc3\xa9/\xc3\xa9", "\"&AOk-/&AOk-\"" },
+	};
+	char	*q, *cause = NULL;
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < sizeof v / sizeof v[0]; i++) {
+		q = imap_mailbox_arg(v[i].in, &cause);
+		assert_non_null(q);
+		assert_string_equal(q, v[i].out);
+		free(q);
+	}
+	assert_null(imap_mailbox_arg("a\rb", &cause));
+	assert_non_null(strstr(cause, "control"));
+	free(cause);
+	cause = NULL;
+	assert_null(imap_mailbox_arg("\xc3(", &cause));
+	assert_non_null(strstr(cause, "UTF-8"));
+	free(cause);
+}
+
 int
 main(void)
 {
@@ -183,6 +217,7 @@ main(void)
 		cmocka_unit_test(test_quoted_and_bare_lf),
 		cmocka_unit_test(test_tok_u32),
 		cmocka_unit_test(test_quote),
+		cmocka_unit_test(test_mailbox_arg),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
