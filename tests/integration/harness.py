@@ -72,6 +72,31 @@ def _first_user(*names):
     return None
 
 
+def wait_until(fn, timeout=5.0, step=0.05):
+    """Call fn until it returns something true, for at most timeout
+    seconds; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    return fn()
+
+
+def numbered(h, user, word):
+    """The sorted N of every 'Subject: WORD N' in user's INBOX (the replies
+    of a ping/pong rule, say)."""
+    out = []
+    pat = re.compile(rb'^Subject: ' + re.escape(word.encode()) + rb' (\d+)',
+                     re.M)
+    for _, _, raw in h.fetch_all(user):
+        m = pat.search(raw)
+        if m:
+            out.append(int(m.group(1)))
+    return sorted(out)
+
+
 def free_ports(n, host='127.0.0.1'):
     """n distinct ports that were free on host a moment ago (bind port 0)."""
     socks = []

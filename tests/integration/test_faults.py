@@ -28,7 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Harness, Tap  # noqa: E402
+from harness import Harness, Tap, wait_until  # noqa: E402
 from httpsink import HttpSink  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -125,14 +125,6 @@ def immutable(paths, on):
         if os.path.exists(p):
             subprocess.run(['chattr', '+i' if on else '-i', p], check=True)
 
-
-def wait_until(cond, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return cond()
 
 
 def config(h, md, hook, ran):
@@ -284,7 +276,7 @@ def main():
             rows = json.loads(out.stdout or '{"messages": []}')['messages']
             return (len(rows) == MESSAGES and
                     all(r['status'] == 'done' for r in rows))
-        done = wait_until(finished, 120 if not SOAK else 600)
+        done = wait_until(finished, 120 if not SOAK else 600, step=0.2)
         d.p.send_signal(signal.SIGTERM)
         t.eq(d.p.wait(60), 0, 'the last daemon stops on SIGTERM with 0')
         log.close()
@@ -299,7 +291,7 @@ def main():
                                     '--account', 'faults').stdout)['actions']
         t.eq(pend, [], 'nothing pending, nothing stuck')
 
-        t.ok(wait_until(lambda: h.count('alice') >= MESSAGES, 60),
+        t.ok(wait_until(lambda: h.count('alice') >= MESSAGES, 60, step=0.2),
              'the replies arrived')
         by_orig = {}
         for _, _, raw in h.fetch_all('alice'):

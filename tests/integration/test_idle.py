@@ -11,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Harness, Tap  # noqa: E402
+from harness import Harness, Tap, numbered  # noqa: E402
 
 RULES = r'''rules:
   - name: ping
@@ -21,19 +21,15 @@ RULES = r'''rules:
 '''
 
 
+def pongs(h):
+    """The numbers of the pong replies in alice's INBOX."""
+    return numbered(h, 'alice', 'pong')
+
 def message(n):
     return ('From: Alice <alice@example.test>\r\nTo: bot@example.test\r\n'
             'Subject: ping %d\r\nMessage-ID: <ping-%d@example.test>\r\n\r\n'
             'ping\r\n' % (n, n)).encode()
 
-
-def pongs(h):
-    out = []
-    for _, _, raw in h.fetch_all('alice'):
-        m = re.search(rb'^Subject: pong (\d+)', raw, re.M)
-        if m:
-            out.append(int(m.group(1)))
-    return sorted(out)
 
 
 def wait_pongs(h, want, timeout):

@@ -14,7 +14,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Harness, HarnessError, Tap  # noqa: E402
+from harness import Harness, HarnessError, Tap, wait_until  # noqa: E402
 
 RULES = r'''rules:
   - name: mover
@@ -392,14 +392,6 @@ def without_move(t, uidplus):
         t.eq(cp.returncode, 0, '%s: second run exits 0' % what)
         t.eq(snapshot(h), before, '%s: second run changes nothing' % what)
 
-
-def wait_until(cond, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()
 
 
 def server_idling(h):

@@ -21,7 +21,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Harness, Tap, _valgrind_suppressions  # noqa: E402
+from harness import (Harness, Tap, _valgrind_suppressions,  # noqa: E402
+                     numbered, wait_until)
 
 N = 320
 STOP_AT = 60        # journal rows when Dovecot is stopped
@@ -34,6 +35,10 @@ RULES = r'''rules:
       - reply: {subject: "pong {{n}}", body: "pong {{n}}\n"}
 '''
 
+
+def pongs(h):
+    """The numbers of the pong replies in alice's INBOX."""
+    return numbered(h, 'alice', 'pong')
 
 def message(n):
     return ('From: Alice <alice@example.test>\r\nTo: bot@example.test\r\n'
@@ -51,14 +56,6 @@ def deep_message():
             'Content-Type: text/plain\r\n\r\nbody\r\n').encode()
 
 
-def pongs(h):
-    out = []
-    for _, _, raw in h.fetch_all('alice'):
-        m = re.search(rb'^Subject: pong (\d+)', raw, re.M)
-        if m:
-            out.append(int(m.group(1)))
-    return sorted(out)
-
 
 def journal(db):
     """(key, status) of every journal row."""
@@ -72,15 +69,6 @@ def journal(db):
     finally:
         c.close()
 
-
-def wait_until(fn, timeout, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    return fn()
 
 
 def config(h, rules, accounts):

@@ -23,7 +23,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Harness, Tap  # noqa: E402
+from harness import Harness, Tap, wait_until  # noqa: E402
 
 PROBE = r'''#!/usr/bin/env python3
 import base64, json, os, signal, subprocess, sys, time
@@ -189,14 +189,6 @@ def gone(pid):
         return True
 
 
-def wait_until(cond, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return cond()
-
 
 def load(probe, rule):
     with open(os.path.join(probe, rule + '.json')) as f:
@@ -313,8 +305,9 @@ accounts:
             took = time.monotonic() - t0
             child = int(open(os.path.join(probe, 'child.pid')).read())
             grand = int(open(os.path.join(probe, 'grandchild.pid')).read())
-            t.ok(wait_until(lambda: gone(child)), 'the program is killed')
-            t.ok(wait_until(lambda: gone(grand)),
+            t.ok(wait_until(lambda: gone(child), step=0.02),
+                 'the program is killed')
+            t.ok(wait_until(lambda: gone(grand), step=0.02),
                  'its grandchild is killed too')
             t.ok(took < 8, 'facteur did not wait for the sleepers',
                  '%.2f s' % took)

@@ -26,7 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Harness, Tap  # noqa: E402
+from harness import Harness, Tap, numbered, wait_until  # noqa: E402
 
 RULES_A = r'''rules:
   - name: ping
@@ -51,29 +51,16 @@ STATE_DONE = 2      # enum state_msg_status in src/state.h
 FAST = 5.0
 
 
+def pongs(h):
+    """The numbers of the pong replies in alice's INBOX."""
+    return numbered(h, 'alice', 'pong')
+
 def message(subject, n):
     return ('From: Alice <alice@example.test>\r\nTo: bot@example.test\r\n'
             'Subject: %s\r\nMessage-ID: <stall-%d@example.test>\r\n\r\n'
             'hello\r\n' % (subject, n)).encode()
 
 
-def pongs(h):
-    out = []
-    for _, _, raw in h.fetch_all('alice'):
-        m = re.search(rb'^Subject: pong (\d+)', raw, re.M)
-        if m:
-            out.append(int(m.group(1)))
-    return sorted(out)
-
-
-def wait_until(fn, timeout, step=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    return fn()
 
 
 def journal_b(db):
@@ -170,7 +157,7 @@ accounts:
             want = notes[0]
             hb.deliver('bot', message('note %d' % want, 1000 + want))
             t0 = time.monotonic()
-            ok = wait_until(lambda: done_b(db) >= want, 40)
+            ok = wait_until(lambda: done_b(db) >= want, 40, step=0.02)
             dt = time.monotonic() - t0
             t.diag('%s: note for b done in %.0f ms' % (what, dt * 1000))
             return ok, dt
@@ -186,7 +173,7 @@ accounts:
 
             ha.deliver('bot', message('ping 1', 1))
             ha.deliver('bob', message('ping 101', 101))
-            t.ok(wait_until(lambda: pongs(ha) == [1, 101], 20),
+            t.ok(wait_until(lambda: pongs(ha) == [1, 101], 20, step=0.02),
                  'a and p answer before any freeze', 'pongs: %r' % pongs(ha))
             ok, dt = note_done_within('no freeze')
             t.ok(ok and dt < FAST, 'b processes a note before any freeze')
@@ -197,10 +184,12 @@ accounts:
             ha.pause('dovecot')
             try:
                 t.ok(wait_until(lambda: connected_to(p.pid,
-                                                     ha.ports['imap']), 10),
+                                                     ha.ports['imap']),
+                                10, step=0.02),
                      'a is connected to its frozen IMAP server')
                 t.ok(wait_until(lambda: connected_to(p.pid,
-                                                     ha.ports['pop3']), 10),
+                                                     ha.ports['pop3']),
+                                10, step=0.02),
                      'p is connected to its frozen POP3 server')
                 for i in range(3):
                     ok, dt = note_done_within('Dovecot of a and p frozen')
@@ -224,7 +213,8 @@ accounts:
             try:
                 ha.deliver('bot', message('ping 4', 4))
                 t.ok(wait_until(lambda: connected_to(p.pid,
-                                                     ha.ports['smtps']), 10),
+                                                     ha.ports['smtps']),
+                                10, step=0.02),
                      'a is sending its reply to the frozen SMTP server')
                 for i in range(3):
                     ok, dt = note_done_within('SMTP frozen')
@@ -243,7 +233,8 @@ accounts:
             ha.pause('dovecot')
             try:
                 t.ok(wait_until(lambda: connected_to(p.pid,
-                                                     ha.ports['imap']), 10),
+                                                     ha.ports['imap']),
+                                10, step=0.02),
                      'a is connected to its frozen IMAP server again')
                 t0 = time.monotonic()
                 p.send_signal(signal.SIGTERM)
