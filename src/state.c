@@ -58,6 +58,8 @@ static const char *migrations[] = {
 
 static int	state_exec(struct state *, const char *, char **);
 static int	state_migrate(struct state *, char **);
+static int	state_prepare_logged(struct state *, const char *,
+		    sqlite3_stmt **);
 static int	state_prepare(struct state *, const char *, sqlite3_stmt **,
 		    char **);
 static int	state_mkdirs(const char *);
@@ -106,6 +108,20 @@ state_prepare(struct state *st, const char *sql, sqlite3_stmt **stmt,
 {
 	if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK) {
 		*cause = state_error(st, "prepare");
+		return -1;
+	}
+	return 0;
+}
+
+/* For the readers that answer without a cause: the error goes to the log. */
+static int
+state_prepare_logged(struct state *st, const char *sql, sqlite3_stmt **stmt)
+{
+	char	*cause = NULL;
+
+	if (state_prepare(st, sql, stmt, &cause) != 0) {
+		log_error("%s", cause);
+		free(cause);
 		return -1;
 	}
 	return 0;
@@ -201,15 +217,11 @@ state_mailbox_get(struct state *st, const char *account, const char *mailbox,
     uint32_t *uidvalidity, uint32_t *last_uid)
 {
 	sqlite3_stmt	*stmt;
-	char		*cause = NULL;
 	int		 rc = 1;
 
-	if (state_prepare(st, "SELECT uidvalidity, last_uid FROM mailbox "
-	    "WHERE account = ? AND mailbox = ?", &stmt, &cause) != 0) {
-		log_error("%s", cause);
-		free(cause);
+	if (state_prepare_logged(st, "SELECT uidvalidity, last_uid FROM "
+	    "mailbox WHERE account = ? AND mailbox = ?", &stmt) != 0)
 		return -1;
-	}
 	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, mailbox, -1, SQLITE_STATIC);
 	if (sqlite3_step(stmt) == SQLITE_ROW) {
@@ -250,15 +262,11 @@ state_message_status(struct state *st, const struct state_ident *id,
     int64_t *rowid)
 {
 	sqlite3_stmt		*stmt;
-	char			*cause = NULL;
 	enum state_msg_status	 s = STATE_MSG_NONE;
 
-	if (state_prepare(st, "SELECT id, status FROM message WHERE "
-	    "account = ? AND mailbox = ? AND key = ?", &stmt, &cause) != 0) {
-		log_error("%s", cause);
-		free(cause);
+	if (state_prepare_logged(st, "SELECT id, status FROM message WHERE "
+	    "account = ? AND mailbox = ? AND key = ?", &stmt) != 0)
 		return STATE_MSG_NONE;
-	}
 	sqlite3_bind_text(stmt, 1, id->account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, id->mailbox, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 3, id->key, -1, SQLITE_STATIC);
@@ -275,16 +283,12 @@ bool
 state_message_known(struct state *st, const struct state_ident *id)
 {
 	sqlite3_stmt	*stmt;
-	char		*cause = NULL;
 	bool		 known;
 
-	if (state_prepare(st, "SELECT 1 FROM message WHERE account = ? AND "
-	    "mailbox = ? AND hash = ? AND (message_id IS ? OR ? IS NULL)",
-	    &stmt, &cause) != 0) {
-		log_error("%s", cause);
-		free(cause);
+	if (state_prepare_logged(st, "SELECT 1 FROM message WHERE account = ? "
+	    "AND mailbox = ? AND hash = ? AND (message_id IS ? OR ? IS NULL)",
+	    &stmt) != 0)
 		return false;
-	}
 	sqlite3_bind_text(stmt, 1, id->account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, id->mailbox, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 3, id->hash, -1, SQLITE_STATIC);
@@ -501,16 +505,12 @@ state_sent_count(struct state *st, const char *account, const char *sender,
     const char *handle, time_t since)
 {
 	sqlite3_stmt	*stmt;
-	char		*cause = NULL;
 	int		 n = 0;
 
-	if (state_prepare(st, "SELECT count(*) FROM sent WHERE account = ? "
-	    "AND (? IS NULL OR sender = ?) AND (? IS NULL OR handle = ?) AND "
-	    "at >= ?", &stmt, &cause) != 0) {
-		log_error("%s", cause);
-		free(cause);
+	if (state_prepare_logged(st, "SELECT count(*) FROM sent WHERE account "
+	    "= ? AND (? IS NULL OR sender = ?) AND (? IS NULL OR handle = ?) "
+	    "AND at >= ?", &stmt) != 0)
 		return -1;
-	}
 	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, sender, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 3, sender, -1, SQLITE_STATIC);
@@ -602,15 +602,11 @@ static int
 state_message_exists(struct state *st, int64_t id)
 {
 	sqlite3_stmt	*stmt;
-	char		*cause = NULL;
 	int		 found;
 
-	if (state_prepare(st, "SELECT 1 FROM message WHERE id = ?", &stmt,
-	    &cause) != 0) {
-		log_error("%s", cause);
-		free(cause);
+	if (state_prepare_logged(st, "SELECT 1 FROM message WHERE id = ?",
+	    &stmt) != 0)
 		return -1;
-	}
 	sqlite3_bind_int64(stmt, 1, id);
 	found = sqlite3_step(stmt) == SQLITE_ROW;
 	sqlite3_finalize(stmt);
@@ -728,17 +724,13 @@ state_account_get(struct state *st, const char *account, time_t *last,
     time_t *warned)
 {
 	sqlite3_stmt	*stmt;
-	char		*cause = NULL;
 	int		 rc = 1;
 
 	*last = 0;
 	*warned = 0;
-	if (state_prepare(st, "SELECT coalesce(last_success, 0), warned FROM "
-	    "account_sync WHERE account = ?", &stmt, &cause) != 0) {
-		log_error("%s", cause);
-		free(cause);
+	if (state_prepare_logged(st, "SELECT coalesce(last_success, 0), "
+	    "warned FROM account_sync WHERE account = ?", &stmt) != 0)
 		return -1;
-	}
 	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC);
 	if (sqlite3_step(stmt) == SQLITE_ROW) {
 		*last = (time_t)sqlite3_column_int64(stmt, 0);
@@ -950,17 +942,13 @@ state_sent_count_prefix(struct state *st, const char *account,
     const char *sender, const char *prefix, time_t since)
 {
 	sqlite3_stmt	*stmt;
-	char		*cause = NULL;
 	int		 n = -1;
 
-	if (state_prepare(st, "SELECT count(*) FROM sent WHERE (?1 IS NULL OR "
-	    "account = ?1) AND (?2 IS NULL OR sender = ?2) AND (?3 IS NULL OR "
-	    "substr(handle, 1, length(?3)) = ?3) AND at >= ?4", &stmt,
-	    &cause) != 0) {
-		log_error("%s", cause);
-		free(cause);
+	if (state_prepare_logged(st, "SELECT count(*) FROM sent WHERE (?1 IS "
+	    "NULL OR account = ?1) AND (?2 IS NULL OR sender = ?2) AND (?3 IS "
+	    "NULL OR substr(handle, 1, length(?3)) = ?3) AND at >= ?4",
+	    &stmt) != 0)
 		return -1;
-	}
 	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, sender, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 3, prefix, -1, SQLITE_STATIC);
