@@ -73,6 +73,7 @@ static int	 state_options(int, char **, struct state_cmd *,
 		     const char **, const char **);
 static int	 state_parse_id(const char *, int64_t *);
 static void	 state_print_json(json_t *);
+static int	 state_print_list(const char *, json_t *);
 static char	*state_time(json_t *);
 static char	*state_text(json_t *);
 static char	*state_mailbox(struct state_cmd *, json_t *);
@@ -172,6 +173,18 @@ state_print_json(json_t *v)
 	if ((s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER)) != NULL)
 		printf("%s\n", s);
 	free(s);
+}
+
+/* {"KEY": rows} for --json (rows is taken). */
+static int
+state_print_list(const char *key, json_t *rows)
+{
+	json_t	*o;
+
+	o = json_pack("{s:o}", key, rows);
+	state_print_json(o);
+	json_decref(o);
+	return EXIT_OK;
 }
 
 /* A Unix time as "2026-11-22 09:12:00Z"; "-" when null. */
@@ -279,12 +292,8 @@ state_list(struct state_cmd *c)
 
 	if ((rows = state_list_messages(c->st, &c->filter, &cause)) == NULL)
 		goto fail;
-	if (c->json) {
-		m = json_pack("{s:o}", "messages", rows);
-		state_print_json(m);
-		json_decref(m);
-		return EXIT_OK;
-	}
+	if (c->json)
+		return state_print_list("messages", rows);
 	table_add(&t, head);
 	json_array_foreach(rows, i, m) {
 		cells[0] = state_text(json_object_get(m, "id"));
@@ -332,12 +341,8 @@ state_actions_cmd(struct state_cmd *c, enum state_act_status status)
 		free(cause);
 		return EXIT_IOERR;
 	}
-	if (c->json) {
-		a = json_pack("{s:o}", "actions", rows);
-		state_print_json(a);
-		json_decref(a);
-		return EXIT_OK;
-	}
+	if (c->json)
+		return state_print_list("actions", rows);
 	memcpy(h, head, sizeof h);
 	if (status == STATE_ACT_FAILED)
 		h[7] = "FAILED-AT";
@@ -590,7 +595,7 @@ state_accounts(struct state_cmd *c)
 	static const char *const head[] = { "ACCOUNT", "LAST-SUCCESS",
 	    "LATE", "MESSAGES", "PENDING", "FAILED" };
 	struct table	 t = { NULL, 6, 0 };
-	json_t		*rows, *a, *o, *last;
+	json_t		*rows, *a, *last;
 	size_t		 i, j;
 	char		*cells[6], *cause = NULL;
 	const char	*name;
@@ -619,12 +624,8 @@ state_accounts(struct state_cmd *c)
 		    (time_t)c->conf->liveness_warn_after);
 		json_object_set_new(a, "late", json_boolean(late));
 	}
-	if (c->json) {
-		o = json_pack("{s:o}", "accounts", rows);
-		state_print_json(o);
-		json_decref(o);
-		return EXIT_OK;
-	}
+	if (c->json)
+		return state_print_list("accounts", rows);
 	table_add(&t, head);
 	json_array_foreach(rows, i, a) {
 		cells[0] = state_text(json_object_get(a, "account"));
