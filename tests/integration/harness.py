@@ -32,6 +32,7 @@ import shutil
 import signal
 import smtplib
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -82,6 +83,33 @@ def wait_until(fn, timeout=5.0, step=0.05):
             return v
         time.sleep(step)
     return fn()
+
+
+def action_row(state, msgid):
+    """(status, attempts, last_error) of the first action, in the journal
+    at state, of the message with this Message-ID."""
+    db = sqlite3.connect(state)
+    try:
+        return db.execute(
+            'SELECT a.status, a.attempts, a.last_error FROM action a '
+            'JOIN message m ON a.message = m.id WHERE m.message_id = ? '
+            'ORDER BY a.idx LIMIT 1', (msgid,)).fetchone()
+    finally:
+        db.close()
+
+
+def retry_now(state, msgid):
+    """Make the message's pending actions due now. The journal schedules a
+    temporary failure 30 s or more ahead (src/run.c): a test moves it into
+    the past instead of waiting."""
+    db = sqlite3.connect(state)
+    try:
+        db.execute('UPDATE action SET next_attempt = 0 WHERE message IN '
+                   '(SELECT id FROM message WHERE message_id = ?)',
+                   (msgid,))
+        db.commit()
+    finally:
+        db.close()
 
 
 def numbered(h, user, word):

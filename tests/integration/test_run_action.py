@@ -17,13 +17,13 @@ import email.policy
 import json
 import os
 import signal
-import sqlite3
 import stat
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Harness, Tap, wait_until  # noqa: E402
+from harness import (Harness, Tap, action_row, retry_now,  # noqa: E402
+                     wait_until)
 
 PROBE = r'''#!/usr/bin/env python3
 import base64, json, os, signal, subprocess, sys, time
@@ -155,29 +155,6 @@ def simple(subject, msgid, body='hello\n'):
             'Subject: %s\nMessage-ID: <%s>\n\n%s' % (subject, msgid, body)
             ).replace('\n', '\r\n').encode()
 
-
-def action_row(state, msgid):
-    """(status, attempts, last_error) of the message's first action."""
-    db = sqlite3.connect(state)
-    try:
-        return db.execute(
-            'SELECT a.status, a.attempts, a.last_error FROM action a '
-            'JOIN message m ON a.message = m.id WHERE m.message_id = ? '
-            'ORDER BY a.idx LIMIT 1', (msgid,)).fetchone()
-    finally:
-        db.close()
-
-
-def retry_now(state, msgid):
-    """Make the message's pending actions due now (see the docstring)."""
-    db = sqlite3.connect(state)
-    try:
-        db.execute('UPDATE action SET next_attempt = 0 WHERE message IN '
-                   '(SELECT id FROM message WHERE message_id = ?)',
-                   (msgid,))
-        db.commit()
-    finally:
-        db.close()
 
 
 def gone(pid):

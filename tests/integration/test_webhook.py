@@ -15,12 +15,11 @@ import json
 import os
 import re
 import socket
-import sqlite3
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Harness, Tap  # noqa: E402
+from harness import Harness, Tap, action_row, retry_now  # noqa: E402
 from httpsink import HttpSink  # noqa: E402
 
 SECRET = 'k3y with spaces & "quotes"'
@@ -92,29 +91,6 @@ def simple(subject, msgid):
 def crlf(b):
     return b.replace(b'\n', b'\r\n')
 
-
-def action_row(state, msgid):
-    """(status, attempts, last_error) of the message's first action."""
-    db = sqlite3.connect(state)
-    try:
-        return db.execute(
-            'SELECT a.status, a.attempts, a.last_error FROM action a '
-            'JOIN message m ON a.message = m.id WHERE m.message_id = ? '
-            'ORDER BY a.idx LIMIT 1', (msgid,)).fetchone()
-    finally:
-        db.close()
-
-
-def retry_now(state, msgid):
-    """Make the message's pending actions due now (see the docstring)."""
-    db = sqlite3.connect(state)
-    try:
-        db.execute('UPDATE action SET next_attempt = 0 WHERE message IN '
-                   '(SELECT id FROM message WHERE message_id = ?)',
-                   (msgid,))
-        db.commit()
-    finally:
-        db.close()
 
 
 def closed_port():
