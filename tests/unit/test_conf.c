@@ -14,6 +14,8 @@
 #include "rule.h"
 #include "xmalloc.h"
 
+#include "test-diag.h"
+
 static char	*dir;
 
 static int
@@ -54,23 +56,6 @@ write_file(const char *name, const char *text)
 	fputs(text, f);
 	fclose(f);
 	return path;
-}
-
-/* True if diag has an item at line:col whose text contains s. */
-static int
-has_diag(const struct diag *d, int line, int col, const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < d->n; i++) {
-		if (d->items[i].line == line && d->items[i].col == col &&
-		    strstr(d->items[i].text, s) != NULL)
-			return 1;
-	}
-	for (i = 0; i < d->n; i++)
-		fprintf(stderr, "# diag %d:%d: %s\n", d->items[i].line,
-		    d->items[i].col, d->items[i].text);
-	return 0;
 }
 
 static const char example[] =

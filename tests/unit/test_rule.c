@@ -18,6 +18,8 @@
 #include "rule.h"
 #include "xmalloc.h"
 
+#include "test-diag.h"
+
 static char	*dir;
 
 static int
@@ -73,22 +75,6 @@ load(const char *text, struct diag *d)
 	rs = ruleset_load((const char *const *)&path, 1, d);
 	free(path);
 	return rs;
-}
-
-static int
-has_diag(const struct diag *d, int line, int col, const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < d->n; i++) {
-		if (d->items[i].line == line && d->items[i].col == col &&
-		    strstr(d->items[i].text, s) != NULL)
-			return 1;
-	}
-	for (i = 0; i < d->n; i++)
-		fprintf(stderr, "# diag %d:%d: %s\n", d->items[i].line,
-		    d->items[i].col, d->items[i].text);
-	return 0;
 }
 
 static const char order_msg[] =
