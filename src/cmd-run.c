@@ -37,19 +37,17 @@ static void	 run_reload_conf(struct runner *, const char *);
 static void	 raise_nofile(void);
 
 /*
- * A flag set while watch_loop() is busy (a sync, an action) is seen only
- * when its poll() returns, which may be minutes away: SIGALRM every second
- * interrupts that poll() until the loop has returned (cmd_run stops it).
+ * Only flags: the watch loop looks at them at least once a second (its
+ * scheduler never sleeps longer) and each account's coroutine before its
+ * next step.
  */
 static void
 run_on_signal(int sig)
 {
 	if (sig == SIGHUP)
 		run_reload = 1;
-	else if (sig != SIGALRM)
+	else
 		run_stop = 1;
-	if (run_stop || run_reload)
-		alarm(1);
 }
 
 /* SA_RESTART keeps other system calls going; poll() returns anyway. */
@@ -65,7 +63,6 @@ run_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGALRM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 }
@@ -217,7 +214,6 @@ cmd_run(int argc, char **argv)
 		r.reload = &run_reload;
 		while (!run_stop) {
 			watch_loop(&r);
-			alarm(0);
 			if (run_reload && !run_stop) {
 				run_reload = 0;
 				run_reload_conf(&r, config);

@@ -333,7 +333,7 @@ def test_term_mid_action(t, h):
         t.ok(connected_to(h.ports['smtp']), 'the reply is on its way '
              '(connected to the paused SMTP server)')
         d.p.send_signal(signal.SIGTERM)
-        time.sleep(1.5)     # two SIGALRM wake-ups while the send waits
+        time.sleep(1.5)     # past the loop's one-second look at the flags
         t.eq(d.p.poll(), None, 'SIGTERM: the daemon waits for the action')
     finally:
         h.resume('smtp')
