@@ -107,16 +107,26 @@ msg_library_shutdown(void)
 struct msg *
 msg_new(const char *data, size_t len, const struct msg_limits *limits)
 {
+	char	*copy;
+
+	if (len == SIZE_MAX)
+		fatal("msg_new: message too large");
+	copy = xmalloc(len + 1);
+	if (len > 0)
+		memcpy(copy, data, len);
+	copy[len] = '\0';
+	return msg_new_take(copy, len, limits);
+}
+
+struct msg *
+msg_new_take(char *data, size_t len, const struct msg_limits *limits)
+{
 	struct msg	*m;
 	size_t		 skip;
 
 	m = xcalloc(1, sizeof *m);
 	set_limits(m, limits);
-	if (len == SIZE_MAX)
-		fatal("msg_new: message too large");
-	m->raw = xmalloc(len + 1);
-	if (len > 0)
-		memcpy(m->raw, data, len);
+	m->raw = data;
 	m->raw[len] = '\0';
 	m->raw_len = len;
 	m->date_time = (time_t)-1;

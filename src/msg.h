@@ -68,6 +68,13 @@ void		 msg_library_shutdown(void);
 /* Parse a copy of data. Never returns NULL. */
 struct msg	*msg_new(const char *data, size_t len,
 		     const struct msg_limits *);
+/*
+ * Parse data without copying it: the message takes it (allocated with
+ * malloc, data[len] a NUL byte it may keep) and frees it in msg_free().
+ * Never returns NULL.
+ */
+struct msg	*msg_new_take(char *data, size_t len,
+		     const struct msg_limits *);
 void		 msg_free(struct msg *);
 
 /* The raw bytes as given to msg_new(). */

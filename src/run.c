@@ -336,15 +336,24 @@ enum process_result
 runner_process(struct runner *r, struct conf_account *a, const char *mailbox,
     const char *key, uint32_t uid, const char *data, size_t len)
 {
+	return runner_process_msg(r, a, mailbox, key, uid,
+	    msg_new(data, len, NULL));
+}
+
+enum process_result
+runner_process_msg(struct runner *r, struct conf_account *a,
+    const char *mailbox, const char *key, uint32_t uid, struct msg *m)
+{
 	struct state_ident	 id;
 	enum state_msg_status	 s;
-	struct msg		*m;
+	const char		*data;
 	char			 hash[65], *cause = NULL, *where;
 	int64_t			 rowid = 0;
+	size_t			 len;
 
 	r->gone = false;
+	data = msg_raw(m, &len);
 	sha256_hex(data, len, hash);
-	m = msg_new(data, len, NULL);
 	id.account = a->name;
 	id.mailbox = mailbox;
 	id.key = key;

@@ -16,6 +16,7 @@
 struct conf;
 struct conf_account;
 struct imap_conn;
+struct msg;
 struct state;
 
 enum process_result {
@@ -45,6 +46,10 @@ struct runner {
 enum process_result runner_process(struct runner *, struct conf_account *,
 		    const char *mailbox, const char *key, uint32_t uid,
 		    const char *data, size_t len);
+/* The same for a parsed message, which it frees. */
+enum process_result runner_process_msg(struct runner *,
+		    struct conf_account *, const char *mailbox,
+		    const char *key, uint32_t uid, struct msg *);
 
 /* One pass over the account, whatever its source; 0 or -1 and *cause. */
 int	runner_sync_account(struct runner *, struct conf_account *, char **);

@@ -22,6 +22,7 @@
 #include "conf.h"
 #include "imap.h"
 #include "log.h"
+#include "msg.h"
 #include "run.h"
 #include "state.h"
 #include "source-imap.h"
@@ -41,7 +42,7 @@ static int	 sync_batch(struct runner *, struct conf_account *,
 		     size_t, uint32_t *, char **);
 static enum process_result sync_one(struct runner *, struct conf_account *,
 		    struct imap_conn *, const char *,
-		    const struct imap_message *);
+		    struct imap_message *);
 static char	*uid_set(const uint32_t *, size_t);
 static int	 apply_after(struct runner *, struct conf_account *,
 		     struct imap_conn *, const char *, uint32_t, char **);
@@ -206,7 +207,7 @@ apply_after(struct runner *r, struct conf_account *a, struct imap_conn *c,
 /* Process one message, then apply the after policy if it is finished. */
 static enum process_result
 sync_one(struct runner *r, struct conf_account *a, struct imap_conn *c,
-    const char *mailbox, const struct imap_message *m)
+    const char *mailbox, struct imap_message *m)
 {
 	enum process_result	 pr;
 	char			 key[32], *err = NULL;
@@ -214,7 +215,10 @@ sync_one(struct runner *r, struct conf_account *a, struct imap_conn *c,
 	snprintf(key, sizeof key, "%" PRIu32 "/%" PRIu32, c->uidvalidity,
 	    m->uid);
 	r->imap = c;
-	pr = runner_process(r, a, mailbox, key, m->uid, m->data, m->len);
+	/* The message takes the fetched bytes: no copy. */
+	pr = runner_process_msg(r, a, mailbox, key, m->uid,
+	    msg_new_take(m->data, m->len, NULL));
+	m->data = NULL;
 	r->imap = NULL;
 	if (pr == PROCESS_DONE && !r->gone &&
 	    apply_after(r, a, c, mailbox, m->uid, &err) != IMAP_OK) {
