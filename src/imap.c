@@ -45,6 +45,8 @@ struct search_acc {
 };
 
 static int	 imap_fill(struct imap_conn *, char **);
+static int	 imap_transport_recv(struct imap_conn *, char *, size_t,
+		     size_t *, char **);
 static int	 imap_recv_some(struct imap_conn *, char **);
 static bool	 imap_have_line(const struct imap_conn *);
 static int	 imap_take_line(struct imap_conn *, struct imap_resp *,
@@ -235,22 +237,24 @@ imap_send(struct imap_conn *c, const char *p, size_t len, char **cause)
 	return IMAP_OK;
 }
 
-/* Take what the connection has now: 1 got bytes, 0 nothing yet. */
+/*
+ * The transport: up to cap bytes into p. 1 and *got > 0: bytes; 0: nothing
+ * yet (would block); IMAP_TEMP and *cause: closed or failed.
+ */
 static int
-imap_recv_some(struct imap_conn *c, char **cause)
+imap_transport_recv(struct imap_conn *c, char *p, size_t cap, size_t *got,
+    char **cause)
 {
-	char		 chunk[IMAP_READ_CHUNK];
-	size_t		 got;
 	CURLcode	 rc;
 
 	if (c->curl == NULL) {
 		*cause = xasprintf("%s: connection closed", c->label);
 		return IMAP_TEMP;
 	}
-	rc = curl_easy_recv(c->curl, chunk, sizeof chunk, &got);
+	rc = curl_easy_recv(c->curl, p, cap, got);
 	if (rc == CURLE_AGAIN)
 		return 0;
-	if (rc == CURLE_OK && got == 0) {
+	if (rc == CURLE_OK && *got == 0) {
 		*cause = xasprintf("%s: server closed the connection",
 		    c->label);
 		return IMAP_TEMP;
@@ -260,6 +264,20 @@ imap_recv_some(struct imap_conn *c, char **cause)
 		    curl_easy_strerror(rc));
 		return IMAP_TEMP;
 	}
+	return 1;
+}
+
+/* Take what the connection has now: 1 got bytes, 0 nothing yet. */
+static int
+imap_recv_some(struct imap_conn *c, char **cause)
+{
+	char		 chunk[IMAP_READ_CHUNK];
+	size_t		 got = 0;
+	int		 n;
+
+	if ((n = imap_transport_recv(c, chunk, sizeof chunk, &got,
+	    cause)) != 1)
+		return n;
 	imap_compact(c);
 	if (buf_add(&c->in, chunk, got) != 0) {
 		*cause = xasprintf("%s: response too large", c->label);
