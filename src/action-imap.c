@@ -22,9 +22,8 @@
  *
  * Flags: the five system flags \Seen \Answered \Flagged \Deleted \Draft and
  * keywords of printable ASCII atom characters only, so a flag can never add
- * anything to the command line. The rule loader refuses spaces, line breaks
- * and IMAP specials at load time; what it lets through and IMAP cannot
- * carry (\Recent, non-ASCII keywords) fails here, permanently.
+ * anything to the command line. The rule loader refuses anything else
+ * (action_flag_canon()) with its place; the action checks again.
  *
  * A message from a POP3, Maildir or deliver account has no server folder:
  * these actions fail permanently, saying so.
@@ -53,7 +52,6 @@ static enum action_result folder_of(struct action_ctx *, json_t *,
 		    const char *, char **, char **);
 static int	 into_folder(struct action_ctx *, const char *, const char *,
 		     const char *, char **);
-static const char *flag_canon(const char *);
 static enum action_result flag_list(json_t *, const char *, char **,
 		    char **);
 static int	 expunge_uid(struct action_ctx *, char **);
@@ -200,9 +198,8 @@ into_folder(struct action_ctx *ctx, const char *verb, const char *folder,
 	    wire);
 }
 
-/* The canonical spelling of a flag, or NULL if it is not one. */
-static const char *
-flag_canon(const char *f)
+const char *
+action_flag_canon(const char *f)
 {
 	static const char *const sys[] = { "\\Seen", "\\Answered",
 	    "\\Flagged", "\\Deleted", "\\Draft", NULL };
@@ -236,7 +233,7 @@ flag_list(json_t *fields, const char *key, char **out, char **cause)
 	buf_init(&b, SIZE_MAX);
 	for (i = 0; json_is_array(v) && i < json_array_size(v); i++) {
 		f = json_string_value(json_array_get(v, i));
-		if (f == NULL || (c = flag_canon(f)) == NULL) {
+		if (f == NULL || (c = action_flag_canon(f)) == NULL) {
 			*cause = xasprintf("flag: '%s' is not a flag (\\Seen, "
 			    "\\Answered, \\Flagged, \\Deleted, \\Draft or a "
 			    "keyword of letters, digits and punctuation)",

@@ -65,6 +65,13 @@ extern const struct action_ops action_webhook_ops;
 extern const struct action_ops action_move_ops;
 extern const struct action_ops action_copy_ops;
 extern const struct action_ops action_flag_ops;
+
+/*
+ * The canonical spelling of an IMAP flag a rule may set: one of the five
+ * system flags (any case), or a keyword of printable ASCII atom characters
+ * (at most 128). NULL for anything else (\\Recent, non-ASCII keywords...).
+ */
+const char	*action_flag_canon(const char *);
 extern const struct action_ops action_delete_ops;
 extern const struct action_ops action_save_ops;
 extern const struct action_ops action_extract_ops;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "action.h"
 #include "conf.h"
 #include "msg.h"
 #include "rule-impl.h"
@@ -666,12 +667,11 @@ parse_flag_list(struct rule_load *l, struct action *a, const char *key,
 	for (i = 0; i < n; i++) {
 		f = v->type == YDOC_SEQ ? v->items[i] : v;
 		s = f->type == YDOC_SCALAR ? f->value : "";
-		if (*s == '\\')
-			s++;
-		if (*s == '\0' || v->type == YDOC_MAP || strpbrk(s,
-		    "(){ %*\"\\]\r\n\t") != NULL) {
-			rule_error(l, f, "'%s' is not a flag (such as \\Seen, "
-			    "\\Flagged or a keyword)", f->type == YDOC_SCALAR ?
+		if (v->type == YDOC_MAP || action_flag_canon(s) == NULL) {
+			rule_error(l, f, "'%s' is not a flag a rule can set "
+			    "(\\Seen, \\Answered, \\Flagged, \\Deleted, "
+			    "\\Draft, or a keyword of ASCII letters, digits "
+			    "and punctuation)", f->type == YDOC_SCALAR ?
 			    f->value : "?");
 			return -1;
 		}

@@ -512,6 +512,37 @@ test_load_errors(void **st)
 	diag_free(&d);
 }
 
+/* Flags a server would refuse or that a client may not set fail at load. */
+static void
+test_bad_flags(void **st)
+{
+	struct ruleset	*rs;
+	struct diag	 d;
+
+	(void)st;
+	assert_null(load("rules:\n"
+	    "  - name: a\n"
+	    "    if: {subject: x}\n"
+	    "    then:\n"
+	    "      - flag: '\\Recent'\n"
+	    "      - flag: {add: [ok, 'caf\xc3\xa9'], remove: ['\\Bogus']}\n"
+	    "      - flag: ['a b']\n", &d));
+	assert_true(has_diag(&d, 5, 15, "'\\Recent' is not a flag a rule "
+	    "can set"));
+	assert_true(has_diag(&d, 6, 26, "'caf\xc3\xa9' is not a flag"));
+	assert_true(has_diag(&d, 6, 44, "'\\Bogus' is not a flag"));
+	assert_true(has_diag(&d, 7, 16, "'a b' is not a flag"));
+	diag_free(&d);
+	rs = load("rules:\n"
+	    "  - name: a\n"
+	    "    if: {subject: x}\n"
+	    "    then: [{flag: {add: ['\\seen', '$Label1', Junk], "
+	    "remove: ['\\Flagged']}}]\n", &d);
+	assert_non_null(rs);
+	ruleset_free(rs);
+	diag_free(&d);
+}
+
 static void
 test_bad_yaml(void **st)
 {
@@ -611,6 +642,7 @@ main(void)
 		cmocka_unit_test(test_all_actions),
 		cmocka_unit_test(test_safe_rendering),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_bad_flags),
 		cmocka_unit_test(test_bad_yaml),
 		cmocka_unit_test(test_match_limit),
 		cmocka_unit_test(test_limit_in_rule),
