@@ -35,6 +35,8 @@
  * stdin (a program that never reads its input cannot block us, and one
  * that exits early only costs us EPIPE: SIGPIPE is ignored), and are
  * logged line by line up to RUN_LOG_MAX bytes, then "... (truncated)".
+ * Its waits go through coro_wait(): in the daemon, the other accounts go
+ * on while a command runs.
  * Every descriptor facteur opens is close-on-exec, and the child closes
  * everything above 2 before exec.
  */
@@ -55,6 +57,7 @@
 #include <unistd.h>
 
 #include "action.h"
+#include "coro.h"
 #include "conf.h"
 #include "exec-dir.h"
 #include "http-doc.h"
@@ -459,7 +462,7 @@ run_kill(struct run_child *c)
 	if (c->pidfd != -1) {
 		pfd.fd = c->pidfd;
 		pfd.events = POLLIN;
-		poll(&pfd, 1, RUN_GRACE * 1000);
+		coro_wait(&pfd, 1, RUN_GRACE * 1000, false);
 	}
 	end = now_ms() + RUN_GRACE * 1000;
 	while (c->pidfd == -1 && now_ms() < end) {
@@ -467,7 +470,7 @@ run_kill(struct run_child *c)
 		if (waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG |
 		    WNOWAIT) == 0 && si.si_pid == c->pid)
 			break;
-		poll(NULL, 0, 20);
+		coro_wait(NULL, 0, 20, false);
 	}
 	kill(-c->pid, SIGKILL);
 	run_reap(c, true);
@@ -538,7 +541,7 @@ run_loop(struct run_io *io, struct run_child *c, unsigned timeout)
 			if (wait_ms > left)
 				wait_ms = (int)left;
 		}
-		if (poll(pfd, n, wait_ms) <= 0)
+		if (coro_wait(pfd, n, wait_ms, false) <= 0)
 			continue;
 		if (i_out != -1 && pfd[i_out].revents != 0)
 			io_read(io);
