@@ -162,7 +162,7 @@ folder_of(struct action_ctx *ctx, json_t *fields, const char *type,
 		    f);
 		return ACTION_PERM;
 	}
-	if ((*wire = imap_mailbox_arg(f, cause)) == NULL)
+	if ((*wire = imap_folder_arg(ctx->imap, f, cause)) == NULL)
 		return ACTION_PERM;
 	return ACTION_OK;
 }

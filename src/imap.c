@@ -736,6 +736,50 @@ fail:
 	return NULL;
 }
 
+/* LIST "" "": * LIST (flags) "delimiter" "" (NIL for a flat server). */
+static int
+delim_cb(struct imap_conn *c, struct imap_resp *r, void *arg, char **cause)
+{
+	struct imap_tok	 t;
+
+	(void)arg;
+	(void)cause;
+	imap_next(r);
+	t = imap_next(r);
+	if (!imap_tok_is(&t, "LIST") || imap_next(r).type != IMAP_TOK_OPEN)
+		return IMAP_OK;
+	while ((t = imap_next(r)).type != IMAP_TOK_CLOSE)
+		if (t.type == IMAP_TOK_END || t.type == IMAP_TOK_ERROR)
+			return IMAP_OK;
+	t = imap_next(r);
+	if (t.type == IMAP_TOK_STRING && t.len == 1 &&
+	    (unsigned char)t.p[0] > 0x20 && (unsigned char)t.p[0] < 0x7f)
+		c->delim = t.p[0];
+	return IMAP_OK;
+}
+
+char *
+imap_folder_arg(struct imap_conn *c, const char *name, char **cause)
+{
+	char	*err = NULL, *local, *p, *q;
+
+	if (c->delim == '\0') {
+		if (imap_command(c, delim_cb, NULL, &err, "LIST \"\" \"\"") !=
+		    IMAP_OK || c->delim == '\0')
+			c->delim = '/';
+		free(err);
+	}
+	if (c->delim == '/')
+		return imap_mailbox_arg(name, cause);
+	local = xstrdup(name);
+	for (p = local; *p != '\0'; p++)
+		if (*p == '/')
+			*p = c->delim;
+	q = imap_mailbox_arg(local, cause);
+	free(local);
+	return q;
+}
+
 static int
 select_cb(struct imap_conn *c, struct imap_resp *r, void *arg, char **cause)
 {
@@ -767,7 +811,7 @@ imap_select(struct imap_conn *c, const char *mailbox, char **cause)
 	int	 rc;
 
 	c->uidvalidity = c->uidnext = c->exists = 0;
-	if ((q = imap_mailbox_arg(mailbox, cause)) == NULL)
+	if ((q = imap_folder_arg(c, mailbox, cause)) == NULL)
 		return IMAP_BAD;
 	rc = imap_command(c, select_cb, NULL, cause, "SELECT %s", q);
 	free(q);

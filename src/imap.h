@@ -69,6 +69,7 @@ struct imap_conn {
 	uint32_t	 exists;
 	bool		 exists_changed;	/* an EXISTS arrived */
 	bool		 idling;		/* between IDLE and its end */
+	char		 delim;		/* hierarchy delimiter; 0: not asked */
 };
 
 /*
@@ -127,6 +128,13 @@ char	*imap_quote(const char *);
 /* A mailbox name (UTF-8) as a quoted IMAP argument in modified UTF-7;
  * NULL and *cause for control characters or bad UTF-8. */
 char	*imap_mailbox_arg(const char *, char **cause);
+/*
+ * The same for a folder name as users write it, '/' between levels, on
+ * this server: '/' becomes the server's own hierarchy delimiter (asked once
+ * per connection with LIST "" ""; a server that will not say is taken to
+ * use '/').
+ */
+char	*imap_folder_arg(struct imap_conn *, const char *, char **cause);
 
 /* Low level, for IDLE and tests. */
 int	imap_send(struct imap_conn *, const char *, size_t, char **cause);
