@@ -422,7 +422,10 @@ runner_process_msg(struct runner *r, struct conf_account *a,
 	}
 	if (s != STATE_MSG_DONE) {
 		runner_actions(r, a, mailbox, m, rowid, key, uid);
-		if (state_message_finish(r->state, rowid, &s, &cause) != 0) {
+		/* With its actions' outcome committed, the status may wait in
+		 * a group: lost, it is found again from the actions. */
+		if (state_group_begin(r->state, &cause) != 0 ||
+		    state_message_finish(r->state, rowid, &s, &cause) != 0) {
 			log_error("%s: %s", a->name, cause);
 			free(cause);
 			s = STATE_MSG_PLANNED;

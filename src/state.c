@@ -725,37 +725,41 @@ state_action_failed(struct state *st, int64_t id, int idx, const char *error,
 	    STATE_ACT_PENDING, error, retry, cause);
 }
 
+/* One statement: the status from the actions, saved and returned. */
 int
 state_message_finish(struct state *st, int64_t id,
     enum state_msg_status *status, char **cause)
 {
 	sqlite3_stmt	*stmt;
-	int		 pending = 0, failed = 0, rc;
+	int		 rc;
 
-	if (state_prepare(st, "SELECT sum(status = ?), sum(status = ?) FROM "
-	    "action WHERE message = ?", &stmt, cause) != 0)
+	if (state_prepare(st, "UPDATE message SET status = CASE WHEN EXISTS "
+	    "(SELECT 1 FROM action WHERE message = ?1 AND status = ?2) THEN ?4 "
+	    "WHEN EXISTS (SELECT 1 FROM action WHERE message = ?1 AND status = "
+	    "?3) THEN ?5 ELSE ?6 END, updated = ?7 WHERE id = ?1 RETURNING "
+	    "status", &stmt, cause) != 0)
 		return -1;
-	sqlite3_bind_int(stmt, 1, STATE_ACT_PENDING);
-	sqlite3_bind_int(stmt, 2, STATE_ACT_FAILED);
-	sqlite3_bind_int64(stmt, 3, id);
-	if (sqlite3_step(stmt) == SQLITE_ROW) {
-		pending = sqlite3_column_int(stmt, 0);
-		failed = sqlite3_column_int(stmt, 1);
-	}
-	state_release(stmt);
-	*status = pending ? STATE_MSG_PLANNED :
-	    failed ? STATE_MSG_FAILED : STATE_MSG_DONE;
-	if (state_prepare(st, "UPDATE message SET status = ?, updated = ? "
-	    "WHERE id = ?", &stmt, cause) != 0)
-		return -1;
-	sqlite3_bind_int(stmt, 1, *status);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)time(NULL));
-	sqlite3_bind_int64(stmt, 3, id);
-	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
-	if (rc != 0)
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int(stmt, 2, STATE_ACT_PENDING);
+	sqlite3_bind_int(stmt, 3, STATE_ACT_FAILED);
+	sqlite3_bind_int(stmt, 4, STATE_MSG_PLANNED);
+	sqlite3_bind_int(stmt, 5, STATE_MSG_FAILED);
+	sqlite3_bind_int(stmt, 6, STATE_MSG_DONE);
+	sqlite3_bind_int64(stmt, 7, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*status = (enum state_msg_status)sqlite3_column_int(stmt, 0);
+		rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
+	} else if (rc == SQLITE_DONE) {
+		*cause = xasprintf("state %s: save message status: no message "
+		    "#%lld", st->path, (long long)id);
+		rc = 1;
+	} else
+		rc = -1;
+	if (rc == -1)
 		*cause = state_error(st, "save message status");
 	state_release(stmt);
-	return rc;
+	return rc == 0 ? 0 : -1;
 }
 
 int

@@ -114,6 +114,11 @@ test_plan_and_finish(void **st)
 	assert_non_null(cause);
 	free(cause);
 	json_decref(plan);
+	/* No such message: nothing to finish, an error. */
+	cause = NULL;
+	assert_int_equal(state_message_finish(s, id + 1000, &ms, &cause), -1);
+	assert_non_null(strstr(cause, "no message"));
+	free(cause);
 	state_close(s);
 }
 
