@@ -20,11 +20,14 @@
  * over a mailbox or an account, before the daemon sleeps, at exit
  * (state_close), and at least every STATE_GROUP_MAX messages or
  * STATE_GROUP_MS milliseconds. So what a crash can lose is only the record
- * of messages that had no effect: their plans had no action, or their
- * actions had not started. They are fetched and processed again, with the
- * same result. If the commit itself fails (disk full, I/O error), the group
- * is rolled back and the same holds: the runner runs no action and the
- * sources apply no after-policy on a failed commit.
+ * of messages that had no effect (their plans had no action), with the
+ * saved UID of their mailbox: they are fetched and processed again, with
+ * the same result. A message with actions may lose only its final status,
+ * written after its actions' outcomes were committed: it is found planned
+ * with nothing pending and finished again. If the commit itself fails
+ * (disk full, I/O error), the group is rolled back and the same holds: the
+ * runner runs no action and the sources apply no after-policy on a failed
+ * commit.
  *
  * Several accounts of the daemon share this one connection from their
  * coroutines; a coroutine may wait on the network while a group is open,
