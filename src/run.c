@@ -44,12 +44,16 @@ static void	 runner_tick(struct runner *, struct conf_account *);
 void
 sha256_hex(const void *p, size_t len, char out[65])
 {
-	unsigned char	 md[SHA256_DIGEST_LENGTH];
-	int		 i;
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 md[SHA256_DIGEST_LENGTH];
+	int			 i;
 
 	SHA256(p, len, md);
-	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	for (i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[2 * i] = '\0';
 }
 
 /* Exponential backoff with jitter. */

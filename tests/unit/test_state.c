@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "run.h"
 #include "state.h"
 #include "xmalloc.h"
 
@@ -592,6 +593,22 @@ test_group_tick(void **st)
 	state_close(s);
 }
 
+/* The hash that identifies a message's bytes: FIPS 180-2's example. */
+static void
+test_identity_hash(void **st)
+{
+	char	 out[65];
+
+	(void)st;
+	memset(out, 'x', sizeof out);
+	sha256_hex("abc", 3, out);
+	assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223"
+	    "b00361a396177a9cb410ff61f20015ad");
+	sha256_hex("", 0, out);
+	assert_string_equal(out, "e3b0c44298fc1c149afbf4c8996fb924"
+	    "27ae41e4649b934ca495991b7852b855");
+}
+
 int
 main(void)
 {
@@ -609,6 +626,7 @@ main(void)
 		cmocka_unit_test(test_group_commit),
 		cmocka_unit_test(test_group_savepoint),
 		cmocka_unit_test(test_group_tick),
+		cmocka_unit_test(test_identity_hash),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
