@@ -322,7 +322,7 @@ runner_log(struct runner *r, struct conf_account *a,
 	    "failed" : "pending";
 	if (plan != NULL && json_array_size(json_object_get(plan,
 	    "actions")) == 0) {
-		rec = json_pack("{s:O,s:[]}", "matched",
+		rec = json_pack("{s:O?,s:[]}", "matched",
 		    json_object_get(plan, "matched"), "actions");
 		mid = id->message_id;
 	} else if ((rec = state_message_get(r->state, rowid, &cause)) != NULL)
