@@ -32,7 +32,12 @@
  * Several accounts of the daemon share this one connection from their
  * coroutines; a coroutine may wait on the network while a group is open,
  * and another then writes into the same group, which is harmless: no
- * function here waits inside itself, and every effect commits first.
+ * function here waits inside itself, and every effect commits first. The
+ * IMAP source commits before it fetches a batch; the POP3 source keeps
+ * its group through the RETR of the next message (a commit there would
+ * cost about as much as the rest of the journal's work), so a server that
+ * stalls in that RETR keeps the write lock until the transfer ends or
+ * times out; other processes wait for it up to the busy timeout.
  */
 #include <stdlib.h>
 #include <string.h>
