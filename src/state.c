@@ -50,8 +50,9 @@
 #include "state.h"
 #include "xmalloc.h"
 
-#define STATE_GROUP_MAX		256	/* messages in one group, at most */
-#define STATE_GROUP_MS		100	/* a group older than this commits */
+/* A group commits once it holds this many messages or is this old. */
+#define STATE_GROUP_MAX		256
+#define STATE_GROUP_MS		100
 
 /* A prepared statement, kept: sql is the literal it was prepared from. */
 struct state_stmt {
@@ -64,7 +65,7 @@ struct state {
 	char			*path;
 	struct state_stmt	*stmts;
 	size_t			 nstmts;
-	bool			 group;		/* a group transaction is open */
+	bool			 group;		/* a group is open */
 	unsigned		 group_msgs;	/* messages in it */
 	struct timespec		 group_start;
 };
@@ -105,7 +106,8 @@ static const char *migrations[] = {
 };
 
 static int	state_exec(struct state *, const char *, char **);
-static int	state_run(struct state *, const char *, const char *, char **);
+static int	state_run(struct state *, const char *, const char *,
+		    char **);
 static void	state_release(sqlite3_stmt *);
 static int	state_txn_begin(struct state *, char **);
 static int	state_txn_commit(struct state *, char **);

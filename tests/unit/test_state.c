@@ -372,8 +372,8 @@ wal_busy(void)
 	int		 busy = -1;
 
 	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA wal_checkpoint(TRUNCATE)",
-	    -1, &stmt, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	    "PRAGMA wal_checkpoint(TRUNCATE)", -1, &stmt, NULL), SQLITE_OK);
 	if (sqlite3_step(stmt) == SQLITE_ROW)
 		busy = sqlite3_column_int(stmt, 0);
 	sqlite3_finalize(stmt);
@@ -462,7 +462,7 @@ test_lookup(void **st)
 	assert_int_equal(state_message_lookup(s, &id, &got, &known),
 	    STATE_MSG_NONE);
 	assert_true(known);
-	id.message_id = NULL;		/* no Message-ID: the bytes decide */
+	id.message_id = NULL;	/* no Message-ID: the bytes decide */
 	assert_int_equal(state_message_lookup(s, &id, &got, &known),
 	    STATE_MSG_NONE);
 	assert_true(known);
