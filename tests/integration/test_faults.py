@@ -318,6 +318,54 @@ accounts:
          'quiet: no reply sent twice')
     sent = sum(len(v) for v in got.values())
     t.diag('quiet: %d replies for %d messages' % (sent, total))
+    seen_kills(t, h)
+
+
+def seen_kills(t, h):
+    """after: seen changes the server: the journal's group is committed
+    first, so a message flagged \\Seen is in the journal, whenever the
+    SIGKILL lands."""
+    cfg = h.write_config('''state: %(tmp)s/facteur/seen/state.db
+accounts:
+  - name: seen
+    url: imap://127.0.0.1:%(imap)d/Seen
+    user: bot
+    password: secret
+    ca_file: %(ca)s
+    after: seen
+    poll: 2s
+    rules: []
+''' % dict(tmp=h.tmp, imap=h.ports['imap'], ca=h.ca_file), 'seen.yaml')
+    db = os.path.join(h.tmp, 'facteur', 'seen', 'state.db')
+    logpath = os.path.join(h.tmp, 'facteur', 'seen.log')
+    log = open(logpath, 'ab')
+
+    def logged(uid):
+        with open(logpath, errors='replace') as f:
+            return ': Seen: uid %d: ' % uid in f.read()
+    total = 0
+    for count in (150, 150):
+        h.deliver_many('bot', quiet_batch(10000 + total, count),
+                       mailbox='Seen')
+        d = Daemon(h, cfg, log)
+        seen = wait_until(lambda: logged(total + count // 2), 60,
+                          step=0.005)
+        rc = d.kill()
+        total += count
+        flagged = set(uid for uid, flags, _ in h.fetch_all('bot', 'Seen')
+                      if '\\Seen' in flags)
+        c = sqlite3.connect(db)
+        try:
+            keys = set(int(k.split('/')[1]) for (k,) in
+                       c.execute('SELECT key FROM message'))
+        finally:
+            c.close()
+        t.ok(seen and rc == -signal.SIGKILL and flagged,
+             'seen: SIGKILL in a pass, %d messages flagged' % len(flagged))
+        t.eq(sorted(flagged - keys), [], 'seen: every message flagged '
+             '\\Seen is in the journal (%d of %d journaled)'
+             % (len(keys), total))
+    log.close()
 
 
 def main():
