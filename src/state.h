@@ -15,7 +15,9 @@
  * Messages whose plan has no action are journaled in groups (one
  * transaction for many messages, see state.c); a crash loses at most the
  * record of such messages, which are then processed again with the same
- * result, and nothing happens outside the journal before its group commits.
+ * result, and the final status of messages whose actions' outcomes were
+ * committed, found again from them. Nothing happens outside the journal
+ * before the group it is in commits.
  *
  * A temporary failure is retried with backoff until retry.max_age after its
  * first attempt, then it is final with its last error; a permanent one is
@@ -122,7 +124,8 @@ int	state_action_failed(struct state *, int64_t id, int idx,
 	    const char *error, bool permanent, time_t retry, char **cause);
 /* Make a pending action due now, without counting an attempt. */
 int	state_action_due(struct state *, int64_t id, int idx, char **cause);
-/* Mark the message finished, DONE or FAILED by its actions. */
+/* Mark the message finished, DONE or FAILED by its actions (PLANNED while
+ * one is pending); -1 when it is not in the journal. */
 int	state_message_finish(struct state *, int64_t id,
 	    enum state_msg_status *, char **cause);
 
