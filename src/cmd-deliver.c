@@ -189,6 +189,12 @@ deliver_run(struct conf *conf, struct conf_account *a, const char *data,
 	deliver_make_due(r.state, a, key);
 	pr = runner_process(&r, a, DELIVER_MAILBOX, key, 0, data, len);
 	free(key);
+	/* Exit 0 tells the MTA the message is safe: only once committed. */
+	if (state_commit(r.state, &cause) != 0) {
+		log_error("%s: %s", a->name, cause);
+		free(cause);
+		pr = PROCESS_ERROR;
+	}
 	state_close(r.state);
 	if (pr != PROCESS_DONE) {
 		log_warn("%s: %s: the message is kept for a retry (exit 75)",

@@ -24,14 +24,14 @@
 #define RETRY_BASE	30		/* seconds, doubled per attempt */
 #define RETRY_MAX	3600
 
-static int	 runner_plan(struct runner *, struct conf_account *,
+static json_t	*runner_plan(struct runner *, struct conf_account *,
 		     struct state_ident *, struct msg *, int64_t *);
 static void	 runner_actions(struct runner *, struct conf_account *,
 		     const char *, struct msg *, int64_t, const char *,
 		     uint32_t);
 static void	 runner_log(struct runner *, struct conf_account *,
-		     const char *, const char *, uint32_t, int64_t,
-		     enum state_msg_status);
+		     const struct state_ident *, uint32_t, int64_t,
+		     enum state_msg_status, json_t *);
 static void	 runner_log_line(struct buf *, json_t *, json_t *, json_t *);
 static void	 runner_duration(unsigned long, char *, size_t);
 static char	*runner_too_old(struct runner *, const struct state_action *,
@@ -39,16 +39,21 @@ static char	*runner_too_old(struct runner *, const struct state_action *,
 static time_t	 retry_time(int);
 static void	 runner_record_known(struct runner *, struct conf_account *,
 		     struct state_ident *);
+static void	 runner_tick(struct runner *, struct conf_account *);
 
 void
 sha256_hex(const void *p, size_t len, char out[65])
 {
-	unsigned char	 md[SHA256_DIGEST_LENGTH];
-	int		 i;
+	static const char	 hex[] = "0123456789abcdef";
+	unsigned char		 md[SHA256_DIGEST_LENGTH];
+	int			 i;
 
 	SHA256(p, len, md);
-	for (i = 0; i < SHA256_DIGEST_LENGTH; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	for (i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 0xf];
+	}
+	out[2 * i] = '\0';
 }
 
 /* Exponential backoff with jitter. */
@@ -65,27 +70,29 @@ retry_time(int attempts)
 	return time(NULL) + delay;
 }
 
-static int
+/* Evaluate the rules and journal the plan: the plan, or NULL when it
+ * could not be saved. */
+static json_t *
 runner_plan(struct runner *r, struct conf_account *a, struct state_ident *id,
     struct msg *m, int64_t *rowid)
 {
 	struct eval_ctx	 ctx;
 	json_t		*plan;
 	char		*cause = NULL;
-	int		 rc;
 
 	ctx.account = a->name;
 	ctx.addresses = (const char *const *)a->addresses;
 	ctx.naddresses = a->naddresses;
 	plan = ruleset_eval(a->rules, m, &ctx, NULL);
-	rc = state_message_plan(r->state, id, plan, rowid, &cause);
-	json_decref(plan);
-	if (rc != 0) {
+	if (state_group_begin(r->state, &cause) != 0 ||
+	    state_message_plan(r->state, id, plan, rowid, &cause) != 0) {
 		log_error("%s: %s: %s: cannot save the plan: %s", a->name,
 		    id->mailbox, id->key, cause);
 		free(cause);
+		json_decref(plan);
+		return NULL;
 	}
-	return rc;
+	return plan;
 }
 
 /* Journal a recognised message under its new identity, with no action. */
@@ -93,15 +100,15 @@ static void
 runner_record_known(struct runner *r, struct conf_account *a,
     struct state_ident *id)
 {
-	enum state_msg_status	 s;
 	json_t			*plan;
 	int64_t			 rowid;
 	char			*cause = NULL;
 
+	/* No action: saved finished, in the group. */
 	plan = json_pack("{s:[],s:[],s:s}", "matched", "actions", "note",
 	    "recognised: processed before a UIDVALIDITY change");
-	if (state_message_plan(r->state, id, plan, &rowid, &cause) != 0 ||
-	    state_message_finish(r->state, rowid, &s, &cause) != 0) {
+	if (state_group_begin(r->state, &cause) != 0 ||
+	    state_message_plan(r->state, id, plan, &rowid, &cause) != 0) {
 		log_error("%s: %s", a->name, cause);
 		free(cause);
 	}
@@ -170,6 +177,14 @@ runner_actions(struct runner *r, struct conf_account *a, const char *mailbox,
 			log_info("%s: %s: %s: %s waits for the actions before "
 			    "it", a->name, mailbox, key, type);
 			continue;
+		}
+		/* Nothing outside the journal before it is committed. */
+		if (state_commit(r->state, &cause) != 0) {
+			log_error("%s: %s: %s: %s not started: %s", a->name,
+			    mailbox, key, type != NULL ? type : "?", cause);
+			free(cause);
+			cause = NULL;
+			break;
 		}
 		ident = xasprintf("%s/%s/%s/%d", a->name, mailbox, key,
 		    v[i].idx);
@@ -288,11 +303,15 @@ runner_log_line(struct buf *b, json_t *rec, json_t *rules, json_t *acts)
 		buf_addstr(b, " no action");
 }
 
-/* One line per message processed, for people and for grep; in --log json
- * the same as fields. */
+/*
+ * One line per message processed, for people and for grep; in --log json
+ * the same as fields. A message just planned without actions is told from
+ * its plan; others from the journal, which holds their actions' outcome.
+ */
 static void
-runner_log(struct runner *r, struct conf_account *a, const char *mailbox,
-    const char *key, uint32_t uid, int64_t rowid, enum state_msg_status s)
+runner_log(struct runner *r, struct conf_account *a,
+    const struct state_ident *id, uint32_t uid, int64_t rowid,
+    enum state_msg_status s, json_t *plan)
 {
 	struct buf	 b;
 	json_t		*rec, *f;
@@ -301,17 +320,23 @@ runner_log(struct runner *r, struct conf_account *a, const char *mailbox,
 
 	status = s == STATE_MSG_DONE ? "done" : s == STATE_MSG_FAILED ?
 	    "failed" : "pending";
-	if ((rec = state_message_get(r->state, rowid, &cause)) == NULL) {
+	if (plan != NULL && json_array_size(json_object_get(plan,
+	    "actions")) == 0) {
+		rec = json_pack("{s:O?,s:[]}", "matched",
+		    json_object_get(plan, "matched"), "actions");
+		mid = id->message_id;
+	} else if ((rec = state_message_get(r->state, rowid, &cause)) != NULL)
+		mid = json_string_value(json_object_get(rec, "message_id"));
+	else {
 		log_error("%s: %s", a->name, cause != NULL ? cause :
 		    "journal entry missing");
 		free(cause);
 		return;
 	}
-	mid = json_string_value(json_object_get(rec, "message_id"));
-	where = runner_mailbox_name(a, mailbox);
+	where = runner_mailbox_name(a, id->mailbox);
 	f = json_pack("{s:s,s:s,s:s,s:s?,s:[],s:[],s:s,s:I}", "account",
-	    a->name, "mailbox", where, "key", key, "message_id", mid, "rules",
-	    "actions", "status", status, "journal", (json_int_t)rowid);
+	    a->name, "mailbox", where, "key", id->key, "message_id", mid,
+	    "rules", "actions", "status", status, "journal", (json_int_t)rowid);
 	if (a->kind == SOURCE_IMAP)
 		json_object_set_new(f, "uid", json_integer(uid));
 	buf_init(&b, 64 * 1024);
@@ -324,7 +349,7 @@ runner_log(struct runner *r, struct conf_account *a, const char *mailbox,
 		    mid != NULL ? mid : "", text, status, rowid);
 	else
 		log_fields(LOG_LEVEL_INFO, f, "%s: %s: %s: <%s>: %s; %s "
-		    "(journal #%" PRId64 ")", a->name, where, key,
+		    "(journal #%" PRId64 ")", a->name, where, id->key,
 		    mid != NULL ? mid : "", text, status, rowid);
 	free(text);
 	free(where);
@@ -340,6 +365,18 @@ runner_process(struct runner *r, struct conf_account *a, const char *mailbox,
 	    msg_new(data, len, NULL));
 }
 
+/* One more message in the journal's group: commit it when due. */
+static void
+runner_tick(struct runner *r, struct conf_account *a)
+{
+	char	*cause = NULL;
+
+	if (state_group_tick(r->state, &cause) != 0) {
+		log_error("%s: %s", a->name, cause);
+		free(cause);
+	}
+}
+
 enum process_result
 runner_process_msg(struct runner *r, struct conf_account *a,
     const char *mailbox, const char *key, uint32_t uid, struct msg *m)
@@ -348,8 +385,10 @@ runner_process_msg(struct runner *r, struct conf_account *a,
 	enum state_msg_status	 s;
 	const char		*data;
 	char			 hash[65], *cause = NULL, *where;
+	json_t			*plan = NULL;
 	int64_t			 rowid = 0;
 	size_t			 len;
+	bool			 known;
 
 	r->gone = false;
 	data = msg_raw(m, &len);
@@ -359,13 +398,13 @@ runner_process_msg(struct runner *r, struct conf_account *a,
 	id.key = key;
 	id.message_id = msg_message_id(m);
 	id.hash = hash;
-	s = state_message_status(r->state, &id, &rowid);
+	s = state_message_lookup(r->state, &id, &rowid, &known);
 	if (s == STATE_MSG_DONE || s == STATE_MSG_FAILED) {
 		msg_free(m);
 		return PROCESS_DONE;
 	}
 	if (s == STATE_MSG_NONE) {
-		if (state_message_known(r->state, &id)) {
+		if (known) {
 			/* Same bytes under an older UIDVALIDITY: done. */
 			where = runner_mailbox_name(a, mailbox);
 			log_info("%s: %s: uid %" PRIu32 ": already processed "
@@ -373,23 +412,34 @@ runner_process_msg(struct runner *r, struct conf_account *a,
 			    a->name, where, uid);
 			free(where);
 			runner_record_known(r, a, &id);
+			runner_tick(r, a);
 			msg_free(m);
 			return PROCESS_DONE;
 		}
-		if (runner_plan(r, a, &id, m, &rowid) != 0) {
+		if ((plan = runner_plan(r, a, &id, m, &rowid)) == NULL) {
 			msg_free(m);
 			return PROCESS_ERROR;
 		}
+		/* Without actions it is saved finished. */
+		if (json_array_size(json_object_get(plan, "actions")) == 0)
+			s = STATE_MSG_DONE;
 	}
-	runner_actions(r, a, mailbox, m, rowid, key, uid);
-	if (state_message_finish(r->state, rowid, &s, &cause) != 0) {
-		log_error("%s: %s", a->name, cause);
-		free(cause);
-		s = STATE_MSG_PLANNED;
+	if (s != STATE_MSG_DONE) {
+		runner_actions(r, a, mailbox, m, rowid, key, uid);
+		/* With its actions' outcome committed, the status may wait in
+		 * a group: lost, it is found again from the actions. */
+		if (state_group_begin(r->state, &cause) != 0 ||
+		    state_message_finish(r->state, rowid, &s, &cause) != 0) {
+			log_error("%s: %s", a->name, cause);
+			free(cause);
+			s = STATE_MSG_PLANNED;
+		}
 	}
-	runner_log(r, a, mailbox, key, uid, rowid, s);
+	runner_log(r, a, &id, uid, rowid, s, plan);
+	json_decref(plan);
 	msg_free(m);
 	r->processed++;
+	runner_tick(r, a);
 	if (s == STATE_MSG_PLANNED) {
 		r->pending++;
 		return PROCESS_PENDING;
@@ -455,6 +505,34 @@ runner_account_synced(struct runner *r, struct conf_account *a)
 	runner_liveness(r);
 }
 
+void
+runner_commit(struct runner *r)
+{
+	char	*cause = NULL;
+
+	if (state_commit(r->state, &cause) != 0) {
+		log_error("%s", cause);
+		free(cause);
+	}
+}
+
+int
+runner_commit_before_after(struct runner *r, struct conf_account *a,
+    char **cause)
+{
+	char	*err = NULL;
+
+	if (a->after == AFTER_KEEP || state_commit(r->state, &err) == 0)
+		return 0;
+	if (cause != NULL)
+		*cause = err;
+	else {
+		log_error("%s: %s", a->name, err);
+		free(err);
+	}
+	return -1;
+}
+
 int
 runner_sync_account(struct runner *r, struct conf_account *a, char **cause)
 {
@@ -474,6 +552,8 @@ runner_sync_account(struct runner *r, struct conf_account *a, char **cause)
 		*cause = xstrdup("unknown kind of source");
 		break;
 	}
+	/* Whatever the pass left in the journal's group, passed or failed. */
+	runner_commit(r);
 	if (rc == 0)
 		runner_account_synced(r, a);
 	else

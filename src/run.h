@@ -51,6 +51,15 @@ enum process_result runner_process_msg(struct runner *,
 		    struct conf_account *, const char *mailbox,
 		    const char *key, uint32_t uid, struct msg *);
 
+/* Commit the journal's open group (see state.h), logging a failure: before
+ * a wait, at the end of a pass. */
+void	runner_commit(struct runner *);
+/* Before the account's after-policy changes the server or the mailbox:
+ * commit the journal's group unless the policy is keep. 0, or -1 and
+ * *cause (logged when cause is NULL): then the change must not be made. */
+int	runner_commit_before_after(struct runner *, struct conf_account *,
+	    char **);
+
 /* One pass over the account, whatever its source; 0 or -1 and *cause. */
 int	runner_sync_account(struct runner *, struct conf_account *, char **);
 

@@ -167,6 +167,8 @@ apply_after(struct runner *r, struct conf_account *a, struct imap_conn *c,
 	json_t			*fields;
 	bool			 gone = false;
 
+	if (runner_commit_before_after(r, a, cause) != 0)
+		return IMAP_TEMP;
 	switch (a->after) {
 	case AFTER_SEEN:
 		ops = &action_flag_ops;
@@ -243,6 +245,7 @@ sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
 	bool			 blocked = false;
 	int			 rc;
 
+	runner_commit(r);	/* no journal transaction across a wait */
 	set = uid_set(uids, n);
 	rc = find_oversize(c, set, &big, cause);
 	free(set);

@@ -218,7 +218,7 @@ maildir_one(struct runner *r, struct conf_account *a, int dirfd, int curfd,
 		}
 		pr = runner_process(r, a, "", key, 0, data, len);
 	}
-	if (pr == PROCESS_DONE)
+	if (pr == PROCESS_DONE && runner_commit_before_after(r, a, NULL) == 0)
 		maildir_after(a, dirfd, curfd, name, key);
 
 out:

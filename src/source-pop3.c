@@ -294,7 +294,8 @@ pop3_one(struct runner *r, struct pop3_session *s, const struct pop3_item *it,
 	}
 	if (pr != PROCESS_DONE || a->after != AFTER_DELETE)
 		return 0;
-	if (pop3_dele(s, it->num, cause) != 0)
+	if (runner_commit_before_after(r, a, cause) != 0 ||
+	    pop3_dele(s, it->num, cause) != 0)
 		return -1;
 	log_debug("%s: pop3: message %lu (%s): deleted at QUIT", a->name,
 	    it->num, it->uidl);

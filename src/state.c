@@ -4,6 +4,40 @@
  * is kept in PRAGMA user_version. WAL with synchronous=NORMAL: a crash of
  * the process loses nothing committed; an operating-system crash may lose
  * the last commits, which then replay as pending (an action may repeat).
+ *
+ * Every statement is a string literal, prepared once and kept for the life
+ * of the state, keyed by the literal's address; after each use it is reset
+ * (which also ends the read transaction of a SELECT) and its bindings
+ * cleared.
+ *
+ * Group commit. The runner opens a group (state_group_begin) before it
+ * saves a plan: the journal's writes then join one transaction that stays
+ * open across messages, and each function's own transaction becomes a
+ * savepoint inside it. The group is committed before anything outside the
+ * journal happens: before an action runs (the runner commits; marking an
+ * action done or failed, or recording a send, commits at once), before an
+ * after-policy changes the server or the mailbox, at the end of each pass
+ * over a mailbox or an account, before the daemon sleeps, at exit
+ * (state_close), and at least every STATE_GROUP_MAX messages or
+ * STATE_GROUP_MS milliseconds. So what a crash can lose is only the record
+ * of messages that had no effect (their plans had no action), with the
+ * saved UID of their mailbox: they are fetched and processed again, with
+ * the same result. A message with actions may lose only its final status,
+ * written after its actions' outcomes were committed: it is found planned
+ * with nothing pending and finished again. If the commit itself fails
+ * (disk full, I/O error), the group is rolled back and the same holds: the
+ * runner runs no action and the sources apply no after-policy on a failed
+ * commit.
+ *
+ * Several accounts of the daemon share this one connection from their
+ * coroutines; a coroutine may wait on the network while a group is open,
+ * and another then writes into the same group, which is harmless: no
+ * function here waits inside itself, and every effect commits first. The
+ * IMAP source commits before it fetches a batch; the POP3 source keeps
+ * its group through the RETR of the next message (a commit there adds
+ * about 16 system calls a message: file locks, WAL writes), so a server
+ * that stalls in that RETR keeps the write lock until the transfer ends
+ * or times out; other processes wait for it up to the busy timeout.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +50,24 @@
 #include "state.h"
 #include "xmalloc.h"
 
+/* A group commits once it holds this many messages or is this old. */
+#define STATE_GROUP_MAX		256
+#define STATE_GROUP_MS		100
+
+/* A prepared statement, kept: sql is the literal it was prepared from. */
+struct state_stmt {
+	const char	*sql;
+	sqlite3_stmt	*stmt;
+};
+
 struct state {
-	sqlite3	*db;
-	char	*path;
+	sqlite3			*db;
+	char			*path;
+	struct state_stmt	*stmts;
+	size_t			 nstmts;
+	bool			 group;		/* a group is open */
+	unsigned		 group_msgs;	/* messages in it */
+	struct timespec		 group_start;
 };
 
 static const char *migrations[] = {
@@ -57,6 +106,13 @@ static const char *migrations[] = {
 };
 
 static int	state_exec(struct state *, const char *, char **);
+static int	state_run(struct state *, const char *, const char *,
+		    char **);
+static void	state_release(sqlite3_stmt *);
+static int	state_txn_begin(struct state *, char **);
+static int	state_txn_commit(struct state *, char **);
+static int	state_group_end(struct state *, const char *, char **);
+static long	state_group_age(const struct state *);
 static int	state_migrate(struct state *, char **);
 static int	state_prepare_logged(struct state *, const char *,
 		    sqlite3_stmt **);
@@ -91,26 +147,178 @@ state_exec(struct state *st, const char *sql, char **cause)
 	return 0;
 }
 
+/* A statement without bindings (BEGIN, COMMIT, SAVEPOINT, ...). */
+static int
+state_run(struct state *st, const char *sql, const char *what, char **cause)
+{
+	sqlite3_stmt	*stmt;
+	int		 rc;
+
+	if (state_prepare(st, sql, &stmt, cause) != 0)
+		return -1;
+	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
+	if (rc != 0)
+		*cause = state_error(st, what);
+	state_release(stmt);
+	return rc;
+}
+
+/*
+ * Undo the function's own transaction: the whole of it, or inside a group
+ * only its savepoint, keeping what the group holds before it. When SQLite
+ * has already rolled the whole transaction back (disk full, I/O error),
+ * the group is over.
+ */
 static void
 state_rollback(struct state *st)
 {
 	char	*cause = NULL;
+	int	 rc;
 
-	if (state_exec(st, "ROLLBACK", &cause) != 0) {
+	if (sqlite3_get_autocommit(st->db)) {
+		st->group = false;
+		return;
+	}
+	if (st->group)
+		rc = state_run(st, "ROLLBACK TO state_txn", "roll back",
+		    &cause) != 0 || state_run(st, "RELEASE state_txn",
+		    "roll back", &cause) != 0 ? -1 : 0;
+	else
+		rc = state_run(st, "ROLLBACK", "roll back", &cause);
+	if (rc != 0) {
 		log_error("%s", cause);
 		free(cause);
 	}
 }
 
+/* A function's own transaction: a savepoint while a group is open. */
+static int
+state_txn_begin(struct state *st, char **cause)
+{
+	if (st->group && sqlite3_get_autocommit(st->db))
+		st->group = false;	/* rolled back by SQLite */
+	if (st->group)
+		return state_run(st, "SAVEPOINT state_txn", "open a savepoint",
+		    cause);
+	return state_run(st, "BEGIN IMMEDIATE", "open a transaction", cause);
+}
+
+static int
+state_txn_commit(struct state *st, char **cause)
+{
+	if (st->group)
+		return state_run(st, "RELEASE state_txn", "release a savepoint",
+		    cause);
+	if (state_run(st, "COMMIT", "commit", cause) != 0) {
+		state_rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+/* Milliseconds since the group began. */
+static long
+state_group_age(const struct state *st)
+{
+	struct timespec	 now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - st->group_start.tv_sec) * 1000 +
+	    (now.tv_nsec - st->group_start.tv_nsec) / 1000000;
+}
+
+int
+state_group_begin(struct state *st, char **cause)
+{
+	if (st->group && !sqlite3_get_autocommit(st->db))
+		return 0;
+	st->group = false;
+	if (state_run(st, "BEGIN IMMEDIATE", "open a transaction", cause) != 0)
+		return -1;
+	st->group = true;
+	st->group_msgs = 0;
+	clock_gettime(CLOCK_MONOTONIC, &st->group_start);
+	return 0;
+}
+
+/*
+ * Commit the open group, if any; what names the failure (the write that
+ * asked for the commit). A failed commit rolls the group back.
+ */
+static int
+state_group_end(struct state *st, const char *what, char **cause)
+{
+	if (!st->group)
+		return 0;
+	st->group = false;
+	if (sqlite3_get_autocommit(st->db)) {
+		*cause = xasprintf("state %s: %s: the open transaction was "
+		    "rolled back", st->path, what);
+		return -1;
+	}
+	if (state_run(st, "COMMIT", what, cause) != 0) {
+		state_rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+int
+state_commit(struct state *st, char **cause)
+{
+	return state_group_end(st, "commit", cause);
+}
+
+int
+state_group_tick(struct state *st, char **cause)
+{
+	if (!st->group || (++st->group_msgs < STATE_GROUP_MAX &&
+	    state_group_age(st) < STATE_GROUP_MS))
+		return 0;
+	return state_commit(st, cause);
+}
+
+bool
+state_group_open(const struct state *st)
+{
+	return st->group && !sqlite3_get_autocommit(st->db);
+}
+
+/*
+ * The statement for sql, a string literal: prepared on first use and kept.
+ * The caller hands it back with state_release().
+ */
 static int
 state_prepare(struct state *st, const char *sql, sqlite3_stmt **stmt,
     char **cause)
 {
+	size_t	 i;
+
+	for (i = 0; i < st->nstmts; i++) {
+		if (st->stmts[i].sql == sql) {
+			*stmt = st->stmts[i].stmt;
+			return 0;
+		}
+	}
 	if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK) {
 		*cause = state_error(st, "prepare");
 		return -1;
 	}
+	st->stmts = xreallocarray(st->stmts, st->nstmts + 1,
+	    sizeof *st->stmts);
+	st->stmts[st->nstmts].sql = sql;
+	st->stmts[st->nstmts++].stmt = *stmt;
 	return 0;
+}
+
+/* Ready for the next use: no read transaction left open, no binding kept. */
+static void
+state_release(sqlite3_stmt *stmt)
+{
+	if (stmt == NULL)
+		return;
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
 }
 
 /* For the readers that answer without a cause: the error goes to the log. */
@@ -155,7 +363,7 @@ state_migrate(struct state *st, char **cause)
 		return -1;
 	version = sqlite3_step(stmt) == SQLITE_ROW ?
 	    sqlite3_column_int(stmt, 0) : 0;
-	sqlite3_finalize(stmt);
+	state_release(stmt);
 	if (version > (int)n) {
 		*cause = xasprintf("state %s: schema version %d is newer than "
 		    "this facteur knows (%zu)", st->path, version, n);
@@ -205,8 +413,18 @@ fail:
 void
 state_close(struct state *st)
 {
+	char	*cause = NULL;
+	size_t	 i;
+
 	if (st == NULL)
 		return;
+	if (state_commit(st, &cause) != 0) {
+		log_error("%s", cause);
+		free(cause);
+	}
+	for (i = 0; i < st->nstmts; i++)
+		sqlite3_finalize(st->stmts[i].stmt);
+	free(st->stmts);
 	sqlite3_close(st->db);
 	free(st->path);
 	free(st);
@@ -229,7 +447,7 @@ state_mailbox_get(struct state *st, const char *account, const char *mailbox,
 		*last_uid = (uint32_t)sqlite3_column_int64(stmt, 1);
 		rc = 0;
 	}
-	sqlite3_finalize(stmt);
+	state_release(stmt);
 	return rc;
 }
 
@@ -253,7 +471,10 @@ state_mailbox_set(struct state *st, const char *account, const char *mailbox,
 	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
 	if (rc != 0)
 		*cause = state_error(st, "save mailbox");
-	sqlite3_finalize(stmt);
+	state_release(stmt);
+	/* The end of a pass: the group ends with it. */
+	if (rc == 0)
+		rc = state_group_end(st, "save mailbox", cause);
 	return rc;
 }
 
@@ -275,7 +496,7 @@ state_message_status(struct state *st, const struct state_ident *id,
 			*rowid = sqlite3_column_int64(stmt, 0);
 		s = (enum state_msg_status)sqlite3_column_int(stmt, 1);
 	}
-	sqlite3_finalize(stmt);
+	state_release(stmt);
 	return s;
 }
 
@@ -295,8 +516,45 @@ state_message_known(struct state *st, const struct state_ident *id)
 	sqlite3_bind_text(stmt, 4, id->message_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 5, id->message_id, -1, SQLITE_STATIC);
 	known = sqlite3_step(stmt) == SQLITE_ROW;
-	sqlite3_finalize(stmt);
+	state_release(stmt);
 	return known;
+}
+
+/*
+ * Both questions in one query: the row under this key, else (a row with a
+ * NULL id) whether the same bytes and Message-ID were journaled under
+ * another key. The second part only runs when the first finds nothing.
+ */
+enum state_msg_status
+state_message_lookup(struct state *st, const struct state_ident *id,
+    int64_t *rowid, bool *known)
+{
+	sqlite3_stmt		*stmt;
+	enum state_msg_status	 s = STATE_MSG_NONE;
+
+	*known = false;
+	if (state_prepare_logged(st, "SELECT id, status FROM message WHERE "
+	    "account = ?1 AND mailbox = ?2 AND key = ?3 UNION ALL SELECT NULL, "
+	    "0 WHERE EXISTS (SELECT 1 FROM message WHERE account = ?1 AND "
+	    "mailbox = ?2 AND hash = ?4 AND (message_id IS ?5 OR ?5 IS NULL))",
+	    &stmt) != 0)
+		return STATE_MSG_NONE;
+	sqlite3_bind_text(stmt, 1, id->account, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 2, id->mailbox, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 3, id->key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 4, id->hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(stmt, 5, id->message_id, -1, SQLITE_STATIC);
+	while (sqlite3_step(stmt) == SQLITE_ROW) {
+		if (sqlite3_column_type(stmt, 0) == SQLITE_NULL) {
+			*known = true;
+			continue;
+		}
+		*rowid = sqlite3_column_int64(stmt, 0);
+		s = (enum state_msg_status)sqlite3_column_int(stmt, 1);
+		break;
+	}
+	state_release(stmt);
+	return s;
 }
 
 static int
@@ -331,10 +589,15 @@ state_insert_actions(struct state *st, int64_t id, json_t *actions,
 		if (rc != 0)
 			break;
 	}
-	sqlite3_finalize(stmt);
+	state_release(stmt);
 	return rc;
 }
 
+/*
+ * A plan without actions is saved finished: one statement, atomic on its
+ * own. Otherwise the message and its actions in one transaction (a
+ * savepoint inside a group).
+ */
 int
 state_message_plan(struct state *st, const struct state_ident *id,
     json_t *plan, int64_t *rowid, char **cause)
@@ -343,39 +606,41 @@ state_message_plan(struct state *st, const struct state_ident *id,
 	json_t		*actions = json_object_get(plan, "actions");
 	char		*text;
 	time_t		 now = time(NULL);
+	bool		 none = json_array_size(actions) == 0;
+	int		 rc = -1;
 
-	if (state_exec(st, "BEGIN IMMEDIATE", cause) != 0)
+	if (!none && state_txn_begin(st, cause) != 0)
 		return -1;
 	if (state_prepare(st, "INSERT INTO message (account, mailbox, key, "
 	    "message_id, hash, status, plan, created, updated) VALUES "
 	    "(?, ?, ?, ?, ?, ?, ?, ?, ?)", &stmt, cause) != 0)
-		goto fail;
+		goto out;
 	text = json_dumps(plan, JSON_COMPACT);
 	sqlite3_bind_text(stmt, 1, id->account, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 2, id->mailbox, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 3, id->key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 4, id->message_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(stmt, 5, id->hash, -1, SQLITE_STATIC);
-	sqlite3_bind_int(stmt, 6, STATE_MSG_PLANNED);
+	sqlite3_bind_int(stmt, 6, none ? STATE_MSG_DONE : STATE_MSG_PLANNED);
 	sqlite3_bind_text(stmt, 7, text, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(stmt, 8, (sqlite3_int64)now);
 	sqlite3_bind_int64(stmt, 9, (sqlite3_int64)now);
 	free(text);
 	if (sqlite3_step(stmt) != SQLITE_DONE) {
 		*cause = state_error(st, "save message");
-		goto fail;
+		goto out;
 	}
 	*rowid = sqlite3_last_insert_rowid(st->db);
-	if (json_is_array(actions) &&
-	    state_insert_actions(st, *rowid, actions, cause) != 0)
-		goto fail;
-	sqlite3_finalize(stmt);
-	return state_exec(st, "COMMIT", cause);
+	if (!none && state_insert_actions(st, *rowid, actions, cause) != 0)
+		goto out;
+	rc = none ? 0 : state_txn_commit(st, cause);
+	none = true;		/* committed or rolled back */
 
-fail:
-	sqlite3_finalize(stmt);
-	state_rollback(st);
-	return -1;
+out:
+	state_release(stmt);
+	if (!none)
+		state_rollback(st);
+	return rc;
 }
 
 int
@@ -406,7 +671,7 @@ state_actions(struct state *st, int64_t id, struct state_action **out,
 			a->fields = json_object();
 		a->first_attempt = (time_t)sqlite3_column_int64(stmt, 5);
 	}
-	sqlite3_finalize(stmt);
+	state_release(stmt);
 	*out = v;
 	*n = count;
 	return 0;
@@ -448,7 +713,10 @@ state_action_update(struct state *st, int64_t id, int idx,
 	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
 	if (rc != 0)
 		*cause = state_error(st, "save action status");
-	sqlite3_finalize(stmt);
+	state_release(stmt);
+	/* The record of an effect: committed at once, with the group. */
+	if (rc == 0)
+		rc = state_group_end(st, "save action status", cause);
 	return rc;
 }
 
@@ -467,37 +735,41 @@ state_action_failed(struct state *st, int64_t id, int idx, const char *error,
 	    STATE_ACT_PENDING, error, retry, cause);
 }
 
+/* One statement: the status from the actions, saved and returned. */
 int
 state_message_finish(struct state *st, int64_t id,
     enum state_msg_status *status, char **cause)
 {
 	sqlite3_stmt	*stmt;
-	int		 pending = 0, failed = 0, rc;
+	int		 rc;
 
-	if (state_prepare(st, "SELECT sum(status = ?), sum(status = ?) FROM "
-	    "action WHERE message = ?", &stmt, cause) != 0)
+	if (state_prepare(st, "UPDATE message SET status = CASE WHEN EXISTS "
+	    "(SELECT 1 FROM action WHERE message = ?1 AND status = ?2) THEN ?4 "
+	    "WHEN EXISTS (SELECT 1 FROM action WHERE message = ?1 AND status = "
+	    "?3) THEN ?5 ELSE ?6 END, updated = ?7 WHERE id = ?1 RETURNING "
+	    "status", &stmt, cause) != 0)
 		return -1;
-	sqlite3_bind_int(stmt, 1, STATE_ACT_PENDING);
-	sqlite3_bind_int(stmt, 2, STATE_ACT_FAILED);
-	sqlite3_bind_int64(stmt, 3, id);
-	if (sqlite3_step(stmt) == SQLITE_ROW) {
-		pending = sqlite3_column_int(stmt, 0);
-		failed = sqlite3_column_int(stmt, 1);
-	}
-	sqlite3_finalize(stmt);
-	*status = pending ? STATE_MSG_PLANNED :
-	    failed ? STATE_MSG_FAILED : STATE_MSG_DONE;
-	if (state_prepare(st, "UPDATE message SET status = ?, updated = ? "
-	    "WHERE id = ?", &stmt, cause) != 0)
-		return -1;
-	sqlite3_bind_int(stmt, 1, *status);
-	sqlite3_bind_int64(stmt, 2, (sqlite3_int64)time(NULL));
-	sqlite3_bind_int64(stmt, 3, id);
-	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
-	if (rc != 0)
+	sqlite3_bind_int64(stmt, 1, id);
+	sqlite3_bind_int(stmt, 2, STATE_ACT_PENDING);
+	sqlite3_bind_int(stmt, 3, STATE_ACT_FAILED);
+	sqlite3_bind_int(stmt, 4, STATE_MSG_PLANNED);
+	sqlite3_bind_int(stmt, 5, STATE_MSG_FAILED);
+	sqlite3_bind_int(stmt, 6, STATE_MSG_DONE);
+	sqlite3_bind_int64(stmt, 7, (sqlite3_int64)time(NULL));
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW) {
+		*status = (enum state_msg_status)sqlite3_column_int(stmt, 0);
+		rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
+	} else if (rc == SQLITE_DONE) {
+		*cause = xasprintf("state %s: save message status: no message "
+		    "#%lld", st->path, (long long)id);
+		rc = 1;
+	} else
+		rc = -1;
+	if (rc == -1)
 		*cause = state_error(st, "save message status");
-	sqlite3_finalize(stmt);
-	return rc;
+	state_release(stmt);
+	return rc == 0 ? 0 : -1;
 }
 
 int
@@ -519,7 +791,7 @@ state_sent_count(struct state *st, const char *account, const char *sender,
 	sqlite3_bind_int64(stmt, 6, (sqlite3_int64)since);
 	if (sqlite3_step(stmt) == SQLITE_ROW)
 		n = sqlite3_column_int(stmt, 0);
-	sqlite3_finalize(stmt);
+	state_release(stmt);
 	return n;
 }
 
@@ -540,7 +812,9 @@ state_sent_add(struct state *st, const char *account, const char *sender,
 	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
 	if (rc != 0)
 		*cause = state_error(st, "record send");
-	sqlite3_finalize(stmt);
+	state_release(stmt);
+	if (rc == 0)
+		rc = state_group_end(st, "record send", cause);
 	return rc;
 }
 
@@ -559,7 +833,7 @@ state_action_due(struct state *st, int64_t id, int idx, char **cause)
 	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
 	if (rc != 0)
 		*cause = state_error(st, "make action due");
-	sqlite3_finalize(stmt);
+	state_release(stmt);
 	return rc;
 }
 
@@ -576,7 +850,7 @@ state_exec_id(struct state *st, const char *sql, int64_t id, char **cause)
 	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
 	if (rc != 0)
 		*cause = state_error(st, "update");
-	sqlite3_finalize(stmt);
+	state_release(stmt);
 	return rc;
 }
 
@@ -609,7 +883,7 @@ state_message_exists(struct state *st, int64_t id)
 		return -1;
 	sqlite3_bind_int64(stmt, 1, id);
 	found = sqlite3_step(stmt) == SQLITE_ROW;
-	sqlite3_finalize(stmt);
+	state_release(stmt);
 	return found;
 }
 
@@ -623,7 +897,7 @@ state_message_retry(struct state *st, int64_t id, int *changed, char **cause)
 			*cause = state_error(st, "find message");
 		return found < 0 ? -1 : 1;
 	}
-	if (state_exec(st, "BEGIN IMMEDIATE", cause) != 0)
+	if (state_txn_begin(st, cause) != 0)
 		return -1;
 	if (state_exec_id(st, "UPDATE action SET status = 0, next_attempt = 0,"
 	    " first_attempt = NULL WHERE message = ?1 AND status IN (0, 2)",
@@ -635,7 +909,7 @@ state_message_retry(struct state *st, int64_t id, int *changed, char **cause)
 	    "action WHERE message = ?1 AND status = 0)", id, cause) != 0 ||
 	    state_rewind_mailbox(st, id, cause) != 0)
 		goto fail;
-	return state_exec(st, "COMMIT", cause);
+	return state_txn_commit(st, cause);
 
 fail:
 	state_rollback(st);
@@ -652,7 +926,7 @@ state_forget_message(struct state *st, int64_t id, char **cause)
 			*cause = state_error(st, "find message");
 		return found < 0 ? -1 : 1;
 	}
-	if (state_exec(st, "BEGIN IMMEDIATE", cause) != 0)
+	if (state_txn_begin(st, cause) != 0)
 		return -1;
 	if (state_rewind_mailbox(st, id, cause) != 0 ||
 	    state_exec_id(st, "DELETE FROM message WHERE id = ?1", id,
@@ -660,7 +934,7 @@ state_forget_message(struct state *st, int64_t id, char **cause)
 		state_rollback(st);
 		return -1;
 	}
-	return state_exec(st, "COMMIT", cause);
+	return state_txn_commit(st, cause);
 }
 
 int
@@ -677,7 +951,7 @@ state_forget_account(struct state *st, const char *account,
 	size_t		 i;
 	int		 rc = 0;
 
-	if (state_exec(st, "BEGIN IMMEDIATE", cause) != 0)
+	if (state_txn_begin(st, cause) != 0)
 		return -1;
 	for (i = 0; i < sizeof sql / sizeof sql[0] && rc == 0; i++) {
 		if (state_prepare(st, sql[i], &stmt, cause) != 0) {
@@ -691,13 +965,13 @@ state_forget_account(struct state *st, const char *account,
 			rc = -1;
 		} else if (i == 0)
 			*count = sqlite3_changes(st->db);
-		sqlite3_finalize(stmt);
+		state_release(stmt);
 	}
 	if (rc != 0) {
 		state_rollback(st);
 		return -1;
 	}
-	return state_exec(st, "COMMIT", cause);
+	return state_txn_commit(st, cause);
 }
 
 int
@@ -715,7 +989,10 @@ state_account_synced(struct state *st, const char *account, char **cause)
 	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
 	if (rc != 0)
 		*cause = state_error(st, "save sync time");
-	sqlite3_finalize(stmt);
+	state_release(stmt);
+	/* The end of a pass: the group ends with it. */
+	if (rc == 0)
+		rc = state_group_end(st, "save sync time", cause);
 	return rc;
 }
 
@@ -737,7 +1014,7 @@ state_account_get(struct state *st, const char *account, time_t *last,
 		*warned = (time_t)sqlite3_column_int64(stmt, 1);
 		rc = 0;
 	}
-	sqlite3_finalize(stmt);
+	state_release(stmt);
 	return rc;
 }
 
@@ -756,7 +1033,10 @@ state_account_warned(struct state *st, const char *account, char **cause)
 	rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : -1;
 	if (rc != 0)
 		*cause = state_error(st, "save liveness");
-	sqlite3_finalize(stmt);
+	state_release(stmt);
+	/* Written between passes: nothing is left open. */
+	if (rc == 0)
+		rc = state_group_end(st, "save liveness", cause);
 	return rc;
 }
 
@@ -832,7 +1112,7 @@ state_rows(struct state *st, sqlite3_stmt *stmt, char **cause)
 		json_decref(rows);
 		rows = NULL;
 	}
-	sqlite3_finalize(stmt);
+	state_release(stmt);
 	return rows;
 }
 
@@ -955,6 +1235,6 @@ state_sent_count_prefix(struct state *st, const char *account,
 	sqlite3_bind_int64(stmt, 4, (sqlite3_int64)since);
 	if (sqlite3_step(stmt) == SQLITE_ROW)
 		n = sqlite3_column_int(stmt, 0);
-	sqlite3_finalize(stmt);
+	state_release(stmt);
 	return n;
 }

@@ -3,14 +3,21 @@
  * UIDVALIDITY and last UID seen, and the journal of every message: its
  * identity, its plan, and each planned action with its status.
  *
- * The journal's promise: a message's plan is written in one transaction
- * before its first action runs; each action is marked done in its own
- * transaction right after it succeeds; the message is marked processed only
- * when no action is pending. After a crash, pending actions resume from the
- * journal and the rules are not evaluated again. An action that succeeded
- * just before a crash, or before the journal refused the write that marks it
- * done, is done again: a reply is then sent a second time with the same
- * Message-ID (derived from the action's identity).
+ * The journal's promise: a message's plan is committed before its first
+ * action runs; each action is marked done, and committed, right after it
+ * succeeds; the message is marked processed only when no action is pending.
+ * After a crash, pending actions resume from the journal and the rules are
+ * not evaluated again. An action that succeeded just before a crash, or
+ * before the journal refused the write that marks it done, is done again: a
+ * reply is then sent a second time with the same Message-ID (derived from
+ * the action's identity).
+ *
+ * Messages whose plan has no action are journaled in groups (one
+ * transaction for many messages, see state.c); a crash loses at most the
+ * record of such messages, which are then processed again with the same
+ * result, and the final status of messages whose actions' outcomes were
+ * committed, found again from them. Nothing happens outside the journal
+ * before the group it is in commits.
  *
  * A temporary failure is retried with backoff until retry.max_age after its
  * first attempt, then it is final with its last error; a permanent one is
@@ -66,7 +73,25 @@ struct state_ident {
 };
 
 int	state_open(const char *path, struct state **, char **cause);
+/* Commits an open group first (an error is logged). */
 void	state_close(struct state *);
+
+/*
+ * Group commit. state_group_begin() opens a group if none is open: the
+ * writes that follow, of this and later messages, join one transaction.
+ * state_commit() commits it (0 when none is open): call it before anything
+ * outside the journal happens (an action, an after-policy) and before a
+ * wait; on failure the group is rolled back and that effect must not
+ * happen. The writes that record an effect (state_action_done,
+ * state_action_failed, state_sent_add) and those that end a pass
+ * (state_mailbox_set, state_account_synced, state_account_warned) commit
+ * the group themselves. state_group_tick() counts one message and commits
+ * when the group is large or old enough.
+ */
+int	state_group_begin(struct state *, char **cause);
+int	state_commit(struct state *, char **cause);
+int	state_group_tick(struct state *, char **cause);
+bool	state_group_open(const struct state *);
 
 /* 0 and the values when known; 1 when the mailbox was never synced. */
 int	state_mailbox_get(struct state *, const char *account,
@@ -80,8 +105,13 @@ enum state_msg_status state_message_status(struct state *,
 	    const struct state_ident *, int64_t *id);
 /* Was a message with these bytes (and Message-ID) already seen here? */
 bool	state_message_known(struct state *, const struct state_ident *);
+/* Both in one query: the status and *id by the key, and when there is no
+ * such message (STATE_MSG_NONE), *known as state_message_known(). */
+enum state_msg_status state_message_lookup(struct state *,
+	    const struct state_ident *, int64_t *id, bool *known);
 
-/* Save the plan and its actions in one transaction. */
+/* Save the plan and its actions in one transaction. A plan without
+ * actions is saved finished (STATE_MSG_DONE): no state_message_finish. */
 int	state_message_plan(struct state *, const struct state_ident *,
 	    json_t *plan, int64_t *id, char **cause);
 /* The actions of a message, in order (caller frees with the function). */
@@ -94,7 +124,8 @@ int	state_action_failed(struct state *, int64_t id, int idx,
 	    const char *error, bool permanent, time_t retry, char **cause);
 /* Make a pending action due now, without counting an attempt. */
 int	state_action_due(struct state *, int64_t id, int idx, char **cause);
-/* Mark the message finished, DONE or FAILED by its actions. */
+/* Mark the message finished, DONE or FAILED by its actions (PLANNED while
+ * one is pending); -1 when it is not in the journal. */
 int	state_message_finish(struct state *, int64_t id,
 	    enum state_msg_status *, char **cause);
 

@@ -180,6 +180,7 @@ watch_wait(struct watch *w)
 	int		 ms;
 
 	ms = w->due <= now ? 0 : (int)(w->due - now) * 1000;
+	runner_commit(&w->r);	/* no journal transaction across a sleep */
 	if (ms > 0)
 		coro_trim();
 	if (!w->open || !w->c.idling) {

@@ -13,6 +13,11 @@ original got two replies with different Message-IDs; a reply sent twice
 commit) carries the same derived Message-ID, and such resends are counted
 and bounded by the number of kills plus the journal writes refused.
 
+Then the group commit of the journal: messages that match no rule are
+journaled many to a transaction, so a SIGKILL right after (or during) a
+pass over them may lose their records; they must then be processed again
+with the same result: each in the journal once, every reply sent once.
+
 Short run (make test): >= 50 kills, well under 3 minutes. Long run:
 `make soak`, or FACTEUR_SOAK=1, or --soak. FACTEUR_FAULT_SEED=N replays a
 run; the seed is printed."""
@@ -23,6 +28,7 @@ import os
 import random
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -208,6 +214,160 @@ def run_faults(h, cfg, rng, msgs, dbfiles, log, ro_delivers, odd):
     return kills, exits
 
 
+def quiet_msg(i, answer):
+    subject = ('answer quiet %d' if answer else 'quiet %d') % i
+    return ('From: Alice <alice@example.test>\r\nTo: bot@example.test\r\n'
+            'Message-ID: <quiet-%d@example.test>\r\nSubject: %s\r\n\r\n'
+            'Line one of %d.\r\n' % (i, subject, i)).encode()
+
+
+def quiet_batch(first, count):
+    """Messages first.. first+count-1: every 40th (from the 7th) asks for a
+    reply; the others match no rule."""
+    return [quiet_msg(i, i % 40 == 7) for i in range(first, first + count)]
+
+
+def group_kills(t, h):
+    """SIGKILLs of the daemon right after and in the middle of passes over
+    messages that match no rule (journaled in groups), then a clean run:
+    each message once in the journal, done; each reply sent once."""
+    rules = os.path.join(h.tmp, 'facteur', 'quiet-rules.yaml')
+    with open(rules, 'w') as f:
+        f.write("rules:\n  - name: answer\n    if: {subject: '^answer "
+                "quiet'}\n    then:\n      - reply: {body: \"Noted.\"}\n")
+    cfg = h.write_config('''state: %(tmp)s/facteur/quiet/state.db
+smtp:
+  url: smtp://127.0.0.1:%(smtp)d
+  user: fbot
+  password: {env: FAULT_SMTP_PW}
+  from: "Bot <bot@example.test>"
+  ca_file: %(ca)s
+accounts:
+  - name: quiet
+    url: imap://127.0.0.1:%(imap)d/Quiet
+    user: bot
+    password: secret
+    ca_file: %(ca)s
+    poll: 2s
+    rules: [%(rules)s]
+''' % dict(tmp=h.tmp, smtp=h.ports['smtp'], imap=h.ports['imap'],
+           ca=h.ca_file, rules=rules), 'quiet.yaml')
+    db = os.path.join(h.tmp, 'facteur', 'quiet', 'state.db')
+    logpath = os.path.join(h.tmp, 'facteur', 'quiet.log')
+    log = open(logpath, 'ab')
+
+    def journaled():
+        if not os.path.exists(db):
+            return 0
+        c = sqlite3.connect(db)
+        try:
+            return c.execute('SELECT count(*) FROM message').fetchone()[0]
+        except sqlite3.Error:
+            return 0
+        finally:
+            c.close()
+
+    def logged(uid):
+        with open(logpath, errors='replace') as f:
+            return ': Quiet: uid %d: ' % uid in f.read()
+
+    # Three rounds: 200 messages, killed after the line of the last one;
+    # 300 more, killed when half of them are logged; 100 more, after the
+    # last. Then 20 more and a clean run, under valgrind.
+    rounds = ((200, 200), (300, 150), (100, 100))
+    total = 0
+    for count, kill_at in rounds:
+        h.deliver_many('bot', quiet_batch(total, count), mailbox='Quiet')
+        d = Daemon(h, cfg, log)
+        seen = wait_until(lambda: logged(total + kill_at), 60, step=0.005)
+        rc = d.kill()
+        t.ok(seen and rc == -signal.SIGKILL, 'quiet: SIGKILL after %d of '
+             '%d messages were logged' % (kill_at, count))
+        total += count
+        t.diag('quiet: %d of %d messages in the journal after the kill'
+               % (journaled(), total))
+    h.deliver_many('bot', quiet_batch(total, 20), mailbox='Quiet')
+    total += 20
+    log.close()
+    cp = h.facteur('run', '--once', '-c', cfg, valgrind=True, timeout=120)
+    t.ok(cp.returncode == 0, 'quiet: the clean run after the kills exits 0 '
+         '(valgrind: no leak, no error)', cp.stderr[-2000:] + cp.valgrind)
+    rows = json.loads(h.facteur('state', '-c', cfg, '--json', 'list',
+                                '--account', 'quiet', '--limit',
+                                '100000').stdout)['messages']
+    t.eq(sorted(r['message_id'] for r in rows),
+         sorted('quiet-%d@example.test' % i for i in range(total)),
+         'quiet: every message in the journal once (%d)' % total)
+    t.eq([r['message_id'] for r in rows if r['status'] != 'done'], [],
+         'quiet: every one done')
+    answers = ['<quiet-%d@example.test>' % i for i in range(total)
+               if i % 40 == 7]
+
+    def replies():
+        got = {}
+        for _, _, raw in h.fetch_all('alice'):
+            m = email.message_from_bytes(raw, policy=email.policy.compat32)
+            if (m['In-Reply-To'] or '').startswith('<quiet-'):
+                got.setdefault(m['In-Reply-To'], []).append(m['Message-ID'])
+        return got
+    got = wait_until(lambda: (lambda g: g if len(g) >= len(answers) else
+                              None)(replies()), 30, step=0.2) or replies()
+    t.eq(sorted(got), sorted(answers), 'quiet: a reply to each message '
+         'that asked, none to the others (%d)' % len(answers))
+    t.eq({k: v for k, v in got.items() if len(v) > 1}, {},
+         'quiet: no reply sent twice')
+    sent = sum(len(v) for v in got.values())
+    t.diag('quiet: %d replies for %d messages' % (sent, total))
+    seen_kills(t, h)
+
+
+def seen_kills(t, h):
+    """after: seen changes the server: the journal's group is committed
+    first, so a message flagged \\Seen is in the journal, whenever the
+    SIGKILL lands."""
+    cfg = h.write_config('''state: %(tmp)s/facteur/seen/state.db
+accounts:
+  - name: seen
+    url: imap://127.0.0.1:%(imap)d/Seen
+    user: bot
+    password: secret
+    ca_file: %(ca)s
+    after: seen
+    poll: 2s
+    rules: []
+''' % dict(tmp=h.tmp, imap=h.ports['imap'], ca=h.ca_file), 'seen.yaml')
+    db = os.path.join(h.tmp, 'facteur', 'seen', 'state.db')
+    logpath = os.path.join(h.tmp, 'facteur', 'seen.log')
+    log = open(logpath, 'ab')
+
+    def logged(uid):
+        with open(logpath, errors='replace') as f:
+            return ': Seen: uid %d: ' % uid in f.read()
+    total = 0
+    for count in (150, 150):
+        h.deliver_many('bot', quiet_batch(10000 + total, count),
+                       mailbox='Seen')
+        d = Daemon(h, cfg, log)
+        seen = wait_until(lambda: logged(total + count // 2), 60,
+                          step=0.005)
+        rc = d.kill()
+        total += count
+        flagged = set(uid for uid, flags, _ in h.fetch_all('bot', 'Seen')
+                      if '\\Seen' in flags)
+        c = sqlite3.connect(db)
+        try:
+            keys = set(int(k.split('/')[1]) for (k,) in
+                       c.execute('SELECT key FROM message'))
+        finally:
+            c.close()
+        t.ok(seen and rc == -signal.SIGKILL and flagged,
+             'seen: SIGKILL in a pass, %d messages flagged' % len(flagged))
+        t.eq(sorted(flagged - keys), [], 'seen: every message flagged '
+             '\\Seen is in the journal (%d of %d journaled)'
+             % (len(keys), total))
+    log.close()
+
+
 def main():
     seed = int(os.environ.get('FACTEUR_FAULT_SEED') or
                random.SystemRandom().randrange(1 << 31))
@@ -333,6 +493,7 @@ def main():
              SMTP_PASSWORD not in text, 'no password in the logs')
         t.ok('AddressSanitizer' not in text and 'Assertion' not in text,
              'no crash report in the logs')
+        group_kills(t, h)
     t.done()
 
 

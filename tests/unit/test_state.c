@@ -1,4 +1,5 @@
-/* The journal: plans saved, actions marked, messages finished, migrations. */
+/* The journal: plans saved, actions marked, messages finished, migrations,
+ * kept statements and group commit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
+#include "run.h"
 #include "state.h"
 #include "xmalloc.h"
 
@@ -112,6 +115,11 @@ test_plan_and_finish(void **st)
 	assert_non_null(cause);
 	free(cause);
 	json_decref(plan);
+	/* No such message: nothing to finish, an error. */
+	cause = NULL;
+	assert_int_equal(state_message_finish(s, id + 1000, &ms, &cause), -1);
+	assert_non_null(strstr(cause, "no message"));
+	free(cause);
 	state_close(s);
 }
 
@@ -335,6 +343,272 @@ test_migrate_from_1(void **st)
 	free(old);
 }
 
+/* Messages of account seen from another connection: committed ones only. */
+static int
+committed(const char *account)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*stmt;
+	int		 n = -1;
+
+	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM message "
+	    "WHERE account = ?", -1, &stmt, NULL), SQLITE_OK);
+	sqlite3_bind_text(stmt, 1, account, -1, SQLITE_STATIC);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		n = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return n;
+}
+
+/* From another connection: can the whole WAL be checkpointed and reset?
+ * Not while this one holds a read transaction open. */
+static int
+wal_busy(void)
+{
+	sqlite3		*db;
+	sqlite3_stmt	*stmt;
+	int		 busy = -1;
+
+	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+	    "PRAGMA wal_checkpoint(TRUNCATE)", -1, &stmt, NULL), SQLITE_OK);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		busy = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return busy;
+}
+
+/* Plan a message of account under key: n actions, the first of them
+ * without a type (which the journal refuses) when bad. */
+static int
+plan_key(struct state *s, const char *account, const char *key, int n,
+    bool bad, int64_t *rowid, char **cause)
+{
+	struct state_ident	 id = { account, "INBOX", key, NULL, key };
+	json_t			*plan, *acts;
+	int			 i, rc;
+
+	acts = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(acts, bad && i == 0 ?
+		    json_pack("{s:s}", "rule", "r") :
+		    json_pack("{s:s,s:s}", "rule", "r", "type", "reply"));
+	plan = json_pack("{s:[],s:o}", "matched", "actions", acts);
+	rc = state_message_plan(s, &id, plan, rowid, cause);
+	json_decref(plan);
+	return rc;
+}
+
+/* A plan without actions is one finished message; statements are kept
+ * and reused, and none holds a read transaction after its call. */
+static void
+test_kept_statements(void **st)
+{
+	struct state		*s;
+	struct state_ident	 id = { "kept", "INBOX", "1/1", NULL, "1/1" };
+	char			*cause = NULL;
+	int64_t			 rowid = 0, got;
+	int			 i;
+
+	(void)st;
+	assert_int_equal(state_open(dbpath, &s, &cause), 0);
+	assert_int_equal(plan_key(s, "kept", "1/1", 0, false, &rowid, &cause),
+	    0);
+	assert_false(state_group_open(s));
+	assert_int_equal(committed("kept"), 1);
+	for (i = 0; i < 500; i++) {
+		got = 0;
+		assert_int_equal(state_message_status(s, &id, &got),
+		    STATE_MSG_DONE);
+		assert_int_equal(got, rowid);
+	}
+	assert_int_equal(wal_busy(), 0);
+	/* A statement that failed (a second plan under the key) is ready
+	 * for the next use. */
+	assert_int_equal(plan_key(s, "kept", "1/1", 0, false, &got, &cause),
+	    -1);
+	free(cause);
+	cause = NULL;
+	assert_int_equal(plan_key(s, "kept", "1/2", 0, false, &got, &cause),
+	    0);
+	assert_int_equal(got, rowid + 1);
+	assert_int_equal(wal_busy(), 0);
+	state_close(s);
+}
+
+/* The status by key, and whether the bytes were seen under another. */
+static void
+test_lookup(void **st)
+{
+	struct state		*s;
+	struct state_ident	 id = { "look", "INBOX", "1/1", "m1", "h1" };
+	char			*cause = NULL;
+	int64_t			 rowid = 0, got = 0;
+	bool			 known;
+	json_t			*plan;
+
+	(void)st;
+	assert_int_equal(state_open(dbpath, &s, &cause), 0);
+	plan = json_pack("{s:[],s:[]}", "matched", "actions");
+	assert_int_equal(state_message_plan(s, &id, plan, &rowid, &cause), 0);
+	json_decref(plan);
+	assert_int_equal(state_message_lookup(s, &id, &got, &known),
+	    STATE_MSG_DONE);
+	assert_int_equal(got, rowid);
+	id.key = "2/1";
+	assert_int_equal(state_message_lookup(s, &id, &got, &known),
+	    STATE_MSG_NONE);
+	assert_true(known);
+	id.message_id = NULL;	/* no Message-ID: the bytes decide */
+	assert_int_equal(state_message_lookup(s, &id, &got, &known),
+	    STATE_MSG_NONE);
+	assert_true(known);
+	id.message_id = "m2";
+	assert_int_equal(state_message_lookup(s, &id, &got, &known),
+	    STATE_MSG_NONE);
+	assert_false(known);
+	id.message_id = "m1";
+	id.hash = "h2";
+	assert_int_equal(state_message_lookup(s, &id, &got, &known),
+	    STATE_MSG_NONE);
+	assert_false(known);
+	state_close(s);
+}
+
+/*
+ * A group holds messages uncommitted; the record of an action's outcome
+ * commits it with everything before (as must happen before an action runs,
+ * which the runner does with state_commit).
+ */
+static void
+test_group_commit(void **st)
+{
+	struct state	*s;
+	char		*cause = NULL;
+	int64_t		 a, b, c;
+
+	(void)st;
+	assert_int_equal(state_open(dbpath, &s, &cause), 0);
+	assert_int_equal(state_commit(s, &cause), 0);	/* none open */
+	assert_int_equal(state_group_begin(s, &cause), 0);
+	assert_true(state_group_open(s));
+	assert_int_equal(plan_key(s, "grp", "1/1", 0, false, &a, &cause), 0);
+	assert_int_equal(plan_key(s, "grp", "1/2", 0, false, &b, &cause), 0);
+	assert_int_equal(committed("grp"), 0);
+	/* A plan with an action joins the group too... */
+	assert_int_equal(plan_key(s, "grp", "1/3", 1, false, &c, &cause), 0);
+	assert_true(state_group_open(s));
+	assert_int_equal(committed("grp"), 0);
+	/* ...which is committed before the action runs. */
+	assert_int_equal(state_commit(s, &cause), 0);
+	assert_false(state_group_open(s));
+	assert_int_equal(committed("grp"), 3);
+	/* Marking an action done commits the group it is in. */
+	assert_int_equal(state_group_begin(s, &cause), 0);
+	assert_int_equal(plan_key(s, "grp", "1/4", 0, false, &a, &cause), 0);
+	assert_int_equal(committed("grp"), 3);
+	assert_int_equal(state_action_done(s, c, 0, &cause), 0);
+	assert_false(state_group_open(s));
+	assert_int_equal(committed("grp"), 4);
+	/* So does the end of a pass. */
+	assert_int_equal(state_group_begin(s, &cause), 0);
+	assert_int_equal(plan_key(s, "grp", "1/5", 0, false, &a, &cause), 0);
+	assert_int_equal(state_mailbox_set(s, "grp", "INBOX", 1, 5, &cause), 0);
+	assert_false(state_group_open(s));
+	assert_int_equal(committed("grp"), 5);
+	/* And closing the state. */
+	assert_int_equal(state_group_begin(s, &cause), 0);
+	assert_int_equal(plan_key(s, "grp", "1/6", 0, false, &a, &cause), 0);
+	assert_int_equal(committed("grp"), 5);
+	state_close(s);
+	assert_int_equal(committed("grp"), 6);
+}
+
+/* A plan that fails inside a group undoes itself, not the group. */
+static void
+test_group_savepoint(void **st)
+{
+	struct state		*s;
+	struct state_ident	 id = { "sp", "INBOX", "1/2", NULL, "1/2" };
+	char			*cause = NULL;
+	int64_t			 a, b;
+
+	(void)st;
+	assert_int_equal(state_open(dbpath, &s, &cause), 0);
+	assert_int_equal(state_group_begin(s, &cause), 0);
+	assert_int_equal(plan_key(s, "sp", "1/1", 0, false, &a, &cause), 0);
+	/* Its second action is saved, then the first is refused. */
+	assert_int_equal(plan_key(s, "sp", "1/2", 2, true, &b, &cause), -1);
+	assert_non_null(strstr(cause, "save action"));
+	free(cause);
+	cause = NULL;
+	assert_true(state_group_open(s));
+	assert_int_equal(state_message_status(s, &id, NULL), STATE_MSG_NONE);
+	/* A second plan under the same key: refused, the group goes on. */
+	assert_int_equal(plan_key(s, "sp", "1/1", 0, false, &b, &cause), -1);
+	free(cause);
+	cause = NULL;
+	assert_true(state_group_open(s));
+	assert_int_equal(plan_key(s, "sp", "1/3", 1, false, &b, &cause), 0);
+	assert_int_equal(committed("sp"), 0);
+	assert_int_equal(state_commit(s, &cause), 0);
+	assert_int_equal(committed("sp"), 2);
+	assert_int_equal(state_message_status(s, &id, NULL), STATE_MSG_NONE);
+	state_close(s);
+}
+
+/* A group is committed after so many messages, or once old enough. */
+static void
+test_group_tick(void **st)
+{
+	struct state	*s;
+	char		*cause = NULL, key[16];
+	int64_t		 a;
+	int		 i;
+
+	(void)st;
+	assert_int_equal(state_open(dbpath, &s, &cause), 0);
+	assert_int_equal(state_group_tick(s, &cause), 0);	/* none open */
+	for (i = 0; i < 1000; i++) {
+		assert_int_equal(state_group_begin(s, &cause), 0);
+		snprintf(key, sizeof key, "1/%d", i);
+		assert_int_equal(plan_key(s, "tick", key, 0, false, &a,
+		    &cause), 0);
+		assert_int_equal(state_group_tick(s, &cause), 0);
+		if (!state_group_open(s))
+			break;
+	}
+	assert_true(i < 1000);
+	assert_int_equal(committed("tick"), i + 1);
+	/* One message, then 150 ms: the next tick commits. */
+	assert_int_equal(state_group_begin(s, &cause), 0);
+	assert_int_equal(plan_key(s, "tick", "2/1", 0, false, &a, &cause), 0);
+	usleep(150 * 1000);
+	assert_int_equal(state_group_tick(s, &cause), 0);
+	assert_false(state_group_open(s));
+	assert_int_equal(committed("tick"), i + 2);
+	state_close(s);
+}
+
+/* The hash that identifies a message's bytes: FIPS 180-2's example. */
+static void
+test_identity_hash(void **st)
+{
+	char	 out[65];
+
+	(void)st;
+	memset(out, 'x', sizeof out);
+	sha256_hex("abc", 3, out);
+	assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223"
+	    "b00361a396177a9cb410ff61f20015ad");
+	sha256_hex("", 0, out);
+	assert_string_equal(out, "e3b0c44298fc1c149afbf4c8996fb924"
+	    "27ae41e4649b934ca495991b7852b855");
+}
+
 int
 main(void)
 {
@@ -347,6 +621,12 @@ main(void)
 		cmocka_unit_test(test_retry_and_forget),
 		cmocka_unit_test(test_account_sync),
 		cmocka_unit_test(test_migrate_from_1),
+		cmocka_unit_test(test_kept_statements),
+		cmocka_unit_test(test_lookup),
+		cmocka_unit_test(test_group_commit),
+		cmocka_unit_test(test_group_savepoint),
+		cmocka_unit_test(test_group_tick),
+		cmocka_unit_test(test_identity_hash),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
