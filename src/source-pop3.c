@@ -108,6 +108,7 @@ pop3_parse_uidl(const char *text, struct pop3_item **out, size_t *n,
 		v = xreallocarray(v, nv + 1, sizeof *v);
 		v[nv].num = num;
 		v[nv].size = 0;
+		v[nv].fetch = v[nv].sent = false;
 		memcpy(v[nv].uidl, p, len);
 		v[nv].uidl[len] = '\0';
 		for (end = v[nv].uidl; *end != '\0'; end++)
