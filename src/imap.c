@@ -34,7 +34,6 @@
 #define IMAP_MAX_RESPONSE	((size_t)1 << 30)
 #define IMAP_DEFAULT_LITERAL	((size_t)64 << 20)
 #define IMAP_READ_CHUNK		65536
-#define IMAP_PUMP_MAX		((size_t)8 << 20)	/* read ahead, at most */
 
 struct fetch_acc {
 	struct imap_message	*v;
@@ -1145,20 +1144,6 @@ imap_fetch_finish(struct imap_conn *c, struct imap_message **out, size_t *n,
 	}
 	free(p);
 	return rc;
-}
-
-void
-imap_fetch_pump(struct imap_conn *c)
-{
-	char	*cause = NULL;
-
-	if (c->pending == NULL || c->pending->done)
-		return;
-	/* Errors show when the fetch is read; here only what is there. */
-	while (c->in.len - c->in_off < IMAP_PUMP_MAX &&
-	    imap_recv_some(c, &cause) > 0)
-		;
-	free(cause);
 }
 
 static bool

@@ -138,13 +138,10 @@ int	imap_fetch(struct imap_conn *, const char *set,
  * the messages as imap_fetch() does. While a fetch is open, any other
  * command (imap_command(), IDLE, LOGOUT) first reads it to its end, its
  * messages kept for imap_fetch_finish(): commands never interleave.
- * imap_fetch_pump() takes what the server has sent so far without waiting
- * (up to a few MB), so that it is not held up by a full socket buffer.
  */
 int	imap_fetch_start(struct imap_conn *, const char *set, char **cause);
 int	imap_fetch_finish(struct imap_conn *, struct imap_message **,
 	    size_t *n, char **cause);
-void	imap_fetch_pump(struct imap_conn *);
 /* The string of a token as an allocated, NUL-terminated copy; a literal's
  * own buffer is handed over instead (no copy), and taken from r. */
 char	*imap_resp_take(struct imap_resp *, const struct imap_tok *,

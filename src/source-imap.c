@@ -32,7 +32,7 @@
 /* A batch: at most this many messages, and this many bytes unless one
  * message alone is larger. */
 #define FETCH_BATCH		100
-#define FETCH_BATCH_BYTES	((size_t)2 << 20)
+#define FETCH_BATCH_BYTES	((size_t)1 << 20)
 
 /* The new UIDs of a mailbox, with the size the server gave for each. */
 struct uid_size {
@@ -59,8 +59,8 @@ static int	 batch_start(struct imap_conn *, const struct uid_list *,
 		     size_t, size_t, bool *, char **);
 static int	 sync_batch(struct runner *, struct conf_account *,
 		     struct imap_conn *, const char *, const struct uid_list *,
-		     size_t, size_t, struct imap_message *, size_t, bool,
-		     uint32_t *, bool *);
+		     size_t, size_t, struct imap_message *, size_t, uint32_t *,
+		     bool *);
 static int	 sync_all(struct runner *, struct conf_account *,
 		     struct imap_conn *, const char *, const struct uid_list *,
 		     uint32_t *, char **);
@@ -336,13 +336,11 @@ sync_one(struct runner *r, struct conf_account *a, struct imap_conn *c,
  * Hand the fetched messages of the batch [i, j) to the runner in UID order
  * (a UID that vanished meanwhile has no message). The saved UID moves past
  * finished messages and those over the cap, never past one still pending.
- * Between messages, what the server has sent of the next batch is taken.
  */
 static int
 sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
     const char *mailbox, const struct uid_list *l, size_t i, size_t j,
-    struct imap_message *v, size_t nv, bool next_open, uint32_t *last,
-    bool *blocked)
+    struct imap_message *v, size_t nv, uint32_t *last, bool *blocked)
 {
 	size_t	 k, m = 0;
 
@@ -366,8 +364,6 @@ sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
 			*blocked = true;
 		if (!*blocked)
 			*last = v[m].uid;
-		if (next_open)
-			imap_fetch_pump(c);
 	}
 	return IMAP_OK;
 }
@@ -376,7 +372,7 @@ sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
  * Every batch in turn. The UID FETCH of the next batch is sent before the
  * current one is processed, so the server prepares it meanwhile; a command
  * of an action or of the after-policy first reads it to its end
- * (imap_fetch_start), so nothing interleaves with it.
+ * (see imap_fetch_start() in imap.h), so nothing interleaves with it.
  */
 static int
 sync_all(struct runner *r, struct conf_account *a, struct imap_conn *c,
@@ -407,8 +403,7 @@ sync_all(struct runner *r, struct conf_account *a, struct imap_conn *c,
 				return rc;
 			}
 		}
-		sync_batch(r, a, c, mailbox, l, i, j, v, nv, next_open, last,
-		    &blocked);
+		sync_batch(r, a, c, mailbox, l, i, j, v, nv, last, &blocked);
 		messages_free(v, nv);
 		if (r->stop != NULL && *r->stop)
 			break;
