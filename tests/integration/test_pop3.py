@@ -4,14 +4,20 @@ required) and pop3s://. Each message is answered once (the reply is read
 back from the sender's mailbox over IMAP), a second pass answers nothing,
 `after: delete` empties the maildrop and `after: keep` leaves it whole.
 A message with a dot-stuffed line must reach the rules byte-exact, and
-so must every message of a longer session whose RETRs are pipelined."""
+so must every message of a longer session whose RETRs are pipelined.
+Against a server that does not announce PIPELINING (a small scripted
+one: Dovecot always does), each command waits for the previous reply."""
 import email
 import email.policy
 import hashlib
 import os
 import re
+import select
+import socket
 import sqlite3
+import ssl
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Harness, Tap  # noqa: E402
@@ -280,6 +286,137 @@ def test_pipelined(t, h, rules):
          '\n'.join(lines[:60]))
 
 
+class PlainPop3:
+    """A scripted POP3 server without PIPELINING: STLS, AUTH PLAIN, CAPA,
+    LIST, UIDL, RETR, DELE, QUIT. It notes every command, and in
+    `early` each one that had arrived before the reply to the previous
+    one was sent (bytes already buffered behind the line just read).
+    DELEs count only after QUIT (`deleted`)."""
+
+    CAPS = b'CAPA\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN\r\n'
+
+    def __init__(self, h, messages):
+        self.messages = list(messages)
+        self.commands = []
+        self.early = []
+        self.deleted = []
+        self.errors = []
+        self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._ctx.load_cert_chain(h.cert_file, h.key_file)
+        self._sock = socket.socket()
+        self._sock.bind(('127.0.0.1', 0))
+        self._sock.listen(4)
+        self.port = self._sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def close(self):
+        self._sock.close()
+
+    def _serve(self):
+        try:
+            conn, _ = self._sock.accept()
+        except OSError:
+            return
+        try:
+            self._session(conn)
+        except Exception as e:  # noqa: BLE001 (reported by the test)
+            self.errors.append(repr(e))
+        finally:
+            conn.close()
+
+    def _session(self, s):
+        buf = [b'']
+
+        def line():
+            while b'\n' not in buf[0]:
+                data = s.recv(65536)
+                if not data:
+                    return None
+                buf[0] += data
+            text, buf[0] = buf[0].split(b'\n', 1)
+            # More already here, before this line is answered?
+            if buf[0] or (isinstance(s, ssl.SSLSocket) and s.pending()) \
+                    or select.select([s], [], [], 0)[0]:
+                self.early.append(text.decode().rstrip('\r'))
+            return text.rstrip(b'\r').decode()
+
+        s.sendall(b'+OK ready\r\n')
+        gone = set()
+        while True:
+            cmd = line()
+            if cmd is None:
+                return
+            self.commands.append(cmd)
+            verb, _, arg = cmd.partition(' ')
+            verb = verb.upper()
+            if verb == 'CAPA':
+                caps = self.CAPS if isinstance(s, ssl.SSLSocket) else \
+                    self.CAPS + b'STLS\r\n'
+                s.sendall(b'+OK\r\n' + caps + b'.\r\n')
+            elif verb == 'STLS':
+                s.sendall(b'+OK begin TLS\r\n')
+                s = self._ctx.wrap_socket(s, server_side=True)
+            elif verb == 'AUTH':
+                if ' ' not in arg:
+                    s.sendall(b'+ \r\n')
+                    self.commands.append(line())
+                s.sendall(b'+OK logged in\r\n')
+            elif verb in ('USER', 'PASS', 'NOOP'):
+                s.sendall(b'+OK\r\n')
+            elif verb in ('LIST', 'UIDL'):
+                out = b''.join(b'%d %s\r\n' % (n, str(len(m)).encode()
+                               if verb == 'LIST' else b'u%d' % n)
+                               for n, m in enumerate(self.messages, 1))
+                s.sendall(b'+OK\r\n' + out + b'.\r\n')
+            elif verb == 'RETR':
+                m = self.messages[int(arg) - 1]
+                body = re.sub(rb'(?m)^\.', b'..', m)
+                s.sendall(b'+OK %d octets\r\n' % len(m) + body +
+                          b'.\r\n')
+            elif verb == 'DELE':
+                gone.add(int(arg))
+                s.sendall(b'+OK deleted\r\n')
+            elif verb == 'QUIT':
+                self.deleted = sorted(gone)
+                s.sendall(b'+OK bye\r\n')
+                return
+            else:
+                s.sendall(b'-ERR unknown command\r\n')
+
+
+def test_no_pipelining(t, h, rules):
+    """A server without PIPELINING: one command at a time, the same
+    result."""
+    raws = [message('bob', 'Plain %d' % n, 'n%d' % n,
+                    'one\r\n.dot %d\r\n..two\r\n' % n) for n in (1, 2, 3)]
+    srv = PlainPop3(h, raws)
+    try:
+        cfg = config(h, rules, 'popplain', 'pop3://127.0.0.1:%d' % srv.port,
+                     'bob', 'delete')
+        cp = h.facteur('run', '--once', '-c', cfg)
+        srv._thread.join(10)
+    finally:
+        srv.close()
+    t.eq(cp.returncode, 0, 'no PIPELINING: run exits 0')
+    if cp.returncode != 0:
+        t.diag(cp.stderr[-2000:])
+    t.eq(srv.errors, [], 'the scripted server saw nothing it could not '
+         'answer')
+    t.eq(srv.early, [], 'no command was sent before the reply to the '
+         'previous one')
+    t.eq([c for c in srv.commands if c.split(' ')[0] in
+          ('LIST', 'UIDL', 'RETR', 'DELE', 'QUIT')],
+         ['LIST', 'UIDL', 'RETR 1', 'DELE 1', 'RETR 2', 'DELE 2', 'RETR 3',
+          'DELE 3', 'QUIT'], 'the commands, in this order')
+    t.eq(srv.deleted, [1, 2, 3], 'the DELEs were committed by QUIT')
+    db = os.path.join(h.tmp, 'facteur', 'popplain.db')
+    t.eq(journal_rows(db), sorted(('n%d@example.test' % n,
+                                   hashlib.sha256(raw).hexdigest(), 2)
+                                  for n, raw in zip((1, 2, 3), raws)),
+         'each message journaled once, done, byte-exact')
+
+
 def main():
     t = Tap()
     users = ['bot', 'alice', 'bob', 'carol', 'dave', 'erin']
@@ -292,6 +429,7 @@ def main():
         t.run('pop3s:// after: keep', test_keep, t, h, rules)
         t.run('wrong password', test_wrong_password, t, h, rules)
         t.run('pipelined RETRs', test_pipelined, t, h, rules)
+        t.run('no PIPELINING', test_no_pipelining, t, h, rules)
     t.done()
 
 
