@@ -30,6 +30,7 @@
 #define POP3_MAX_IN		((size_t)16 << 20)
 #define POP3_IN_KEEP		(256 * 1024)
 #define POP3_READ_CHUNK		65536
+#define POP3_MAX_OUT		(64 * 1024)	/* queued commands */
 
 static int	 pop3_transport_recv(struct pop3_conn *, char *, size_t,
 		     size_t *, char **);
@@ -38,6 +39,7 @@ static int	 pop3_wait(struct pop3_conn *, short, char **);
 static void	 pop3_compact(struct pop3_conn *);
 static int	 pop3_write(struct pop3_conn *, const char *, size_t,
 		     char **);
+static int	 pop3_flush(struct pop3_conn *, char **);
 static int	 pop3_line(struct pop3_conn *, char **, size_t *, char **);
 static int	 pop3_capa(struct pop3_conn *, char **);
 static void	 pop3_conn_setup(struct pop3_conn *, const char *);
@@ -49,6 +51,7 @@ pop3_conn_setup(struct pop3_conn *c, const char *label)
 	c->fd = CURL_SOCKET_BAD;
 	c->label = xstrdup(label);
 	buf_init(&c->in, POP3_MAX_IN);
+	buf_init(&c->out, 4 * POP3_MAX_OUT);
 	c->timeout_ms = 60000;
 	c->recv = pop3_transport_recv;
 }
@@ -65,6 +68,7 @@ void
 pop3_conn_free(struct pop3_conn *c)
 {
 	buf_free(&c->in);
+	buf_free(&c->out);
 	free(c->label);
 	c->label = NULL;
 }
@@ -237,8 +241,8 @@ int
 pop3_send(struct pop3_conn *c, char **cause, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*cmd, *line;
-	int	 rc;
+	char	*cmd;
+	int	 rc = POP3_OK;
 
 	va_start(ap, fmt);
 	cmd = xvasprintf(fmt, ap);
@@ -246,12 +250,25 @@ pop3_send(struct pop3_conn *c, char **cause, const char *fmt, ...)
 	if (strpbrk(cmd, "\r\n") != NULL)
 		fatal("pop3_send: a line break in a command");
 	log_debug("%s: pop3: > %.200s", c->label, cmd);
-	line = xasprintf("%s\r\n", cmd);
+	buf_addstr(&c->out, cmd);
+	buf_add(&c->out, "\r\n", 2);
 	free(cmd);
-	rc = pop3_write(c, line, strlen(line), cause);
-	free(line);
-	if (rc == POP3_OK)
-		c->unread++;
+	if (c->out.len > POP3_MAX_OUT)
+		rc = pop3_flush(c, cause);
+	c->unread++;
+	return rc;
+}
+
+/* Write the queued commands. */
+static int
+pop3_flush(struct pop3_conn *c, char **cause)
+{
+	int	 rc;
+
+	if (c->out.len == 0)
+		return POP3_OK;
+	rc = pop3_write(c, c->out.data, c->out.len, cause);
+	buf_reset(&c->out);
 	return rc;
 }
 
@@ -337,6 +354,9 @@ pop3_fill(struct pop3_conn *c, char **cause)
 	size_t	 got, size;
 	int	 n;
 
+	/* A reply is awaited: the commands it answers must be out. */
+	if ((n = pop3_flush(c, cause)) != POP3_OK)
+		return n;
 	pop3_compact(c);
 	if (c->in.size < c->in.len + POP3_READ_CHUNK + 1) {
 		if (c->in.len + POP3_READ_CHUNK > c->in.cap) {

@@ -41,6 +41,7 @@ struct pop3_conn {
 	char		*label;		/* "account" for logs */
 	struct buf	 in;		/* bytes received */
 	size_t		 in_off;	/* of which consumed */
+	struct buf	 out;		/* commands not yet written */
 	int		 timeout_ms;	/* per read */
 	bool		 pipelining;	/* CAPA said PIPELINING */
 	unsigned	 unread;	/* commands sent, reply not read */
@@ -64,7 +65,10 @@ int	pop3_quit(struct pop3_conn *, char **cause);
 /* Close without QUIT: the session's DELEs are void. */
 void	pop3_close(struct pop3_conn *);
 
-/* Send one command line (CRLF added); its reply is read later. */
+/*
+ * Send one command line (CRLF added); its reply is read later. Commands
+ * are queued and go out together, at the latest when a reply is read.
+ */
 int	pop3_send(struct pop3_conn *, char **cause, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 /*

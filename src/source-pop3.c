@@ -272,13 +272,17 @@ pop3_push(struct pop3_pass *p, bool retr, size_t i, char **cause)
 /*
  * Send the RETRs of the next messages to fetch while the window allows:
  * one command at a time without PIPELINING; with it, up to POP3_WINDOW
- * messages and POP3_WINDOW_BYTES (one message at least).
+ * messages and POP3_WINDOW_BYTES (one message at least), refilled once
+ * half of it is read, so that the commands go out several at once.
  */
 static int
 pop3_send_ahead(struct pop3_pass *p, char **cause)
 {
 	int	 rc;
 
+	if (p->c.pipelining && p->ahead > 0 && (p->ahead > POP3_WINDOW / 2 ||
+	    p->ahead_bytes > POP3_WINDOW_BYTES / 2))
+		return POP3_OK;
 	for (;;) {
 		while (p->next < p->n && !p->v[p->next].fetch)
 			p->next++;
