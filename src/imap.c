@@ -331,7 +331,7 @@ imap_in_room(struct imap_conn *c, size_t want, char **cause)
 		*cause = xasprintf("%s: response too large", c->label);
 		return IMAP_BAD;
 	}
-	size = b->size != 0 ? b->size : IMAP_READ_CHUNK;
+	size = b->size != 0 ? b->size : 256;
 	while (size - b->len - 1 < want)
 		size *= 2;
 	b->data = xreallocarray(b->data, 1, size);
@@ -340,23 +340,33 @@ imap_in_room(struct imap_conn *c, size_t want, char **cause)
 }
 
 /*
- * Take what the connection has now, received straight into the input
- * buffer: 1 got bytes, 0 nothing yet.
+ * Take what the connection has now: 1 got bytes, 0 nothing yet. Into the
+ * input buffer straight when it has room for a good read; else through a
+ * chunk on the stack, so that the buffer of a connection that only ever
+ * gets short responses (IDLE) stays as small as they are.
  */
 static int
 imap_recv_some(struct imap_conn *c, char **cause)
 {
+	char		 chunk[IMAP_READ_CHUNK];
 	size_t		 got = 0;
 	int		 n;
 
 	imap_compact(c);
-	if ((n = imap_in_room(c, IMAP_READ_CHUNK, cause)) != IMAP_OK)
-		return n;
-	if ((n = imap_transport_recv(c, c->in.data + c->in.len,
-	    c->in.size - c->in.len - 1, &got, cause)) != 1) {
+	if (c->in.size > c->in.len + IMAP_READ_CHUNK / 4) {
+		if ((n = imap_transport_recv(c, c->in.data + c->in.len,
+		    c->in.size - c->in.len - 1, &got, cause)) != 1)
+			return n;
+		c->in.len += got;
 		c->in.data[c->in.len] = '\0';
-		return n;
+		return 1;
 	}
+	if ((n = imap_transport_recv(c, chunk, sizeof chunk, &got,
+	    cause)) != 1)
+		return n;
+	if ((n = imap_in_room(c, got, cause)) != IMAP_OK)
+		return n;
+	memcpy(c->in.data + c->in.len, chunk, got);
 	c->in.len += got;
 	c->in.data[c->in.len] = '\0';
 	return 1;
