@@ -295,8 +295,9 @@ class PlainPop3:
 
     CAPS = b'CAPA\r\nTOP\r\nUIDL\r\nUSER\r\nSASL PLAIN\r\n'
 
-    def __init__(self, h, messages):
+    def __init__(self, h, messages, cut=None):
         self.messages = list(messages)
+        self.cut = cut          # RETR of this one: half of it, then close
         self.commands = []
         self.early = []
         self.deleted = []
@@ -372,6 +373,10 @@ class PlainPop3:
             elif verb == 'RETR':
                 m = self.messages[int(arg) - 1]
                 body = re.sub(rb'(?m)^\.', b'..', m)
+                if int(arg) == self.cut:
+                    s.sendall(b'+OK %d octets\r\n' % len(m) +
+                              body[:len(body) // 2])
+                    return
                 s.sendall(b'+OK %d octets\r\n' % len(m) + body +
                           b'.\r\n')
             elif verb == 'DELE':
@@ -417,6 +422,47 @@ def test_no_pipelining(t, h, rules):
          'each message journaled once, done, byte-exact')
 
 
+def test_cut_mid_retr(t, h, rules):
+    """The server closes in the middle of a RETR: a temporary failure,
+    nothing committed, the half message not journaled; the next session
+    takes it whole and does not process the first one again."""
+    raws = [message('bob', 'Cut %d' % n, 'c%d' % n,
+                    'one\r\n.dot\r\n' + 'x' * 3000 + '\r\n')
+            for n in (1, 2, 3)]
+    db = os.path.join(h.tmp, 'facteur', 'popcut.db')
+    srv = PlainPop3(h, raws, cut=2)
+    try:
+        cfg = config(h, rules, 'popcut', 'pop3://127.0.0.1:%d' % srv.port,
+                     'bob', 'delete')
+        cp = h.facteur('run', '--once', '-c', cfg)
+        srv._thread.join(10)
+    finally:
+        srv.close()
+    t.eq(cp.returncode, 75, 'cut mid-RETR: exit 75 (temporary failure)')
+    t.ok('closed' in cp.stderr, 'the error says the connection was closed',
+         cp.stderr[-1500:])
+    t.eq(journal_rows(db), [('c1@example.test',
+                             hashlib.sha256(raws[0]).hexdigest(), 2)],
+         'only the message read whole is journaled')
+    t.eq(srv.deleted, [], 'no QUIT: no DELE committed')
+    srv = PlainPop3(h, raws)
+    try:
+        cfg = config(h, rules, 'popcut', 'pop3://127.0.0.1:%d' % srv.port,
+                     'bob', 'delete')
+        cp = h.facteur('run', '--once', '-c', cfg)
+        srv._thread.join(10)
+    finally:
+        srv.close()
+    t.eq(cp.returncode, 0, 'the next run exits 0')
+    t.eq([c for c in srv.commands if c.startswith('RETR')],
+         ['RETR 2', 'RETR 3'], 'it fetches only the two not finished')
+    t.eq(srv.deleted, [1, 2, 3], 'and deletes all three at QUIT')
+    t.eq(journal_rows(db), sorted(('c%d@example.test' % n,
+                                   hashlib.sha256(raw).hexdigest(), 2)
+                                  for n, raw in zip((1, 2, 3), raws)),
+         'each message journaled once, done, whole')
+
+
 def main():
     t = Tap()
     users = ['bot', 'alice', 'bob', 'carol', 'dave', 'erin']
@@ -430,6 +476,7 @@ def main():
         t.run('wrong password', test_wrong_password, t, h, rules)
         t.run('pipelined RETRs', test_pipelined, t, h, rules)
         t.run('no PIPELINING', test_no_pipelining, t, h, rules)
+        t.run('cut mid-RETR', test_cut_mid_retr, t, h, rules)
     t.done()
 
 
