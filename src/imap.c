@@ -5,11 +5,13 @@
  *
  * A response is read whole: a line, and when it ends in a literal marker
  * {N}, exactly N bytes and then the rest of the line, and so on. The bytes
- * of the literal are kept inline, after "{N}\r\n", so the token reader can
- * walk the response without a second structure and a message body that
- * looks like a tagged reply is never taken for one. Caps: a line of
- * protocol text may not exceed IMAP_MAX_LINE, a literal conn->max_literal,
- * a response IMAP_MAX_RESPONSE.
+ * of a literal go into a buffer of exactly N bytes of its own (what the
+ * input buffer already holds is moved there, the rest is received straight
+ * into it), kept beside the response; the line keeps "{N}\r\n" where it
+ * stood, so a message body that looks like a tagged reply is never taken
+ * for one. A FETCH hands that buffer on to the message without a copy.
+ * Caps: a line of protocol text may not exceed IMAP_MAX_LINE, a literal
+ * conn->max_literal, a response IMAP_MAX_RESPONSE.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -38,6 +40,14 @@ struct fetch_acc {
 	size_t			 n;
 };
 
+/* A UID FETCH sent ahead; read to its end before any other command. */
+struct imap_pending {
+	struct fetch_acc	 acc;
+	bool			 done;		/* its tagged reply is read */
+	int			 rc;		/* then: how it ended */
+	char			*cause;
+};
+
 struct search_acc {
 	uint32_t	*v;
 	size_t		 n;
@@ -45,6 +55,12 @@ struct search_acc {
 };
 
 static int	 imap_fill(struct imap_conn *, char **);
+static int	 imap_wait(struct imap_conn *, char **);
+static int	 imap_in_room(struct imap_conn *, size_t, char **);
+static int	 imap_read_tagged(struct imap_conn *, imap_untagged_cb, void *,
+		     char **);
+static int	 imap_pending_end(struct imap_conn *, char **);
+static void	 imap_lits_free(struct imap_resp *);
 static int	 imap_transport_recv(struct imap_conn *, char *, size_t,
 		     size_t *, char **);
 static int	 imap_recv_some(struct imap_conn *, char **);
@@ -67,6 +83,7 @@ static int	 search_cb(struct imap_conn *, struct imap_resp *, void *,
 static int	 fetch_cb(struct imap_conn *, struct imap_resp *, void *,
 		     char **);
 static int	 fetch_item(struct imap_resp *, struct imap_message *);
+static void	 fetch_acc_free(struct fetch_acc *);
 static int	 u32_cmp(const void *, const void *);
 
 
@@ -74,15 +91,49 @@ static int	 u32_cmp(const void *, const void *);
 void
 imap_resp_init(struct imap_resp *r)
 {
+	memset(r, 0, sizeof *r);
 	buf_init(&r->line, IMAP_MAX_RESPONSE);
-	r->pos = 0;
-	r->tagged = false;
+}
+
+static void
+imap_lits_free(struct imap_resp *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->nlits; i++)
+		free(r->lits[i].data);
+	free(r->lits);
+	r->lits = NULL;
+	r->nlits = 0;
+	r->lit_bytes = 0;
 }
 
 void
 imap_resp_free(struct imap_resp *r)
 {
 	buf_free(&r->line);
+	imap_lits_free(r);
+}
+
+char *
+imap_resp_take(struct imap_resp *r, const struct imap_tok *t, size_t *len)
+{
+	char	*p;
+	size_t	 i;
+
+	for (i = 0; i < r->nlits; i++) {
+		if (r->lits[i].data != NULL && r->lits[i].data == t->p) {
+			p = r->lits[i].data;
+			r->lits[i].data = NULL;
+			*len = t->len;
+			return p;
+		}
+	}
+	p = xmalloc(t->len + 1);
+	memcpy(p, t->p, t->len);
+	p[t->len] = '\0';
+	*len = t->len;
+	return p;
 }
 
 void
@@ -267,7 +318,33 @@ imap_transport_recv(struct imap_conn *c, char *p, size_t cap, size_t *got,
 	return 1;
 }
 
-/* Take what the connection has now: 1 got bytes, 0 nothing yet. */
+/* Room for at least want more bytes at the end of the input. */
+static int
+imap_in_room(struct imap_conn *c, size_t want, char **cause)
+{
+	struct buf	*b = &c->in;
+	size_t		 size;
+
+	if (b->size > b->len && b->size - b->len - 1 >= want)
+		return IMAP_OK;
+	if (want > b->cap || b->len > b->cap - want) {
+		*cause = xasprintf("%s: response too large", c->label);
+		return IMAP_BAD;
+	}
+	size = b->size != 0 ? b->size : 256;
+	while (size - b->len - 1 < want)
+		size *= 2;
+	b->data = xreallocarray(b->data, 1, size);
+	b->size = size;
+	return IMAP_OK;
+}
+
+/*
+ * Take what the connection has now: 1 got bytes, 0 nothing yet. Into the
+ * input buffer straight when it has room for a good read; else through a
+ * chunk on the stack, so that the buffer of a connection that only ever
+ * gets short responses (IDLE) stays as small as they are.
+ */
 static int
 imap_recv_some(struct imap_conn *c, char **cause)
 {
@@ -275,14 +352,23 @@ imap_recv_some(struct imap_conn *c, char **cause)
 	size_t		 got = 0;
 	int		 n;
 
+	imap_compact(c);
+	if (c->in.size > c->in.len + IMAP_READ_CHUNK / 4) {
+		if ((n = imap_transport_recv(c, c->in.data + c->in.len,
+		    c->in.size - c->in.len - 1, &got, cause)) != 1)
+			return n;
+		c->in.len += got;
+		c->in.data[c->in.len] = '\0';
+		return 1;
+	}
 	if ((n = imap_transport_recv(c, chunk, sizeof chunk, &got,
 	    cause)) != 1)
 		return n;
-	imap_compact(c);
-	if (buf_add(&c->in, chunk, got) != 0) {
-		*cause = xasprintf("%s: response too large", c->label);
-		return IMAP_BAD;
-	}
+	if ((n = imap_in_room(c, got, cause)) != IMAP_OK)
+		return n;
+	memcpy(c->in.data + c->in.len, chunk, got);
+	c->in.len += got;
+	c->in.data[c->in.len] = '\0';
 	return 1;
 }
 
@@ -290,13 +376,25 @@ imap_recv_some(struct imap_conn *c, char **cause)
 static int
 imap_fill(struct imap_conn *c, char **cause)
 {
-	struct pollfd	 pfd;
 	int		 n;
 
 	for (;;) {
 		/* Drain first: TLS may hold bytes the socket no longer has. */
 		if ((n = imap_recv_some(c, cause)) != 0)
 			return n > 0 ? IMAP_OK : n;
+		if ((n = imap_wait(c, cause)) != IMAP_OK)
+			return n;
+	}
+}
+
+/* Wait up to timeout_ms for the socket to be readable. */
+static int
+imap_wait(struct imap_conn *c, char **cause)
+{
+	struct pollfd	 pfd;
+	int		 n;
+
+	for (;;) {
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
 		n = coro_wait(&pfd, 1, c->timeout_ms, false);
@@ -315,6 +413,8 @@ imap_fill(struct imap_conn *c, char **cause)
 			    strerror(errno));
 			return IMAP_TEMP;
 		}
+		if (n > 0)
+			return IMAP_OK;
 	}
 }
 
@@ -324,7 +424,9 @@ imap_compact(struct imap_conn *c)
 {
 	if (c->in_off == 0)
 		return;
-	memmove(c->in.data, c->in.data + c->in_off, c->in.len - c->in_off);
+	if (c->in.len > c->in_off)
+		memmove(c->in.data, c->in.data + c->in_off,
+		    c->in.len - c->in_off);
 	c->in.len -= c->in_off;
 	c->in.data[c->in.len] = '\0';
 	c->in_off = 0;
@@ -396,27 +498,50 @@ imap_take_line(struct imap_conn *c, struct imap_resp *r, size_t *lit,
 	return IMAP_OK;
 }
 
+/*
+ * N bytes of literal into a buffer of their own: what the input holds is
+ * moved there, the rest received straight into it.
+ */
 static int
 imap_take_literal(struct imap_conn *c, struct imap_resp *r, size_t n,
     char **cause)
 {
-	int	 rc;
+	struct imap_lit	*l;
+	char		*p;
+	size_t		 have, got;
+	int		 rc;
 
 	if (n > c->max_literal) {
 		*cause = xasprintf("%s: literal of %zu bytes is over the "
 		    "limit of %zu", c->label, n, c->max_literal);
 		return IMAP_BAD;
 	}
-	while (c->in.len - c->in_off < n) {
-		if ((rc = imap_fill(c, cause)) != IMAP_OK)
-			return rc;
-	}
-	if (buf_add(&r->line, "\r\n", 2) != 0 ||
-	    buf_add(&r->line, c->in.data + c->in_off, n) != 0) {
+	if (r->lit_bytes + n > IMAP_MAX_RESPONSE - r->line.len ||
+	    buf_add(&r->line, "\r\n", 2) != 0) {
 		*cause = xasprintf("%s: response too large", c->label);
 		return IMAP_BAD;
 	}
-	c->in_off += n;
+	p = xmalloc(n + 1);
+	have = c->in.len - c->in_off < n ? c->in.len - c->in_off : n;
+	memcpy(p, c->in.data + c->in_off, have);
+	c->in_off += have;
+	while (have < n) {
+		got = 0;
+		rc = imap_transport_recv(c, p + have, n - have, &got, cause);
+		if (rc == 1)
+			have += got;
+		else if (rc < 0 || (rc = imap_wait(c, cause)) != IMAP_OK) {
+			free(p);
+			return rc;
+		}
+	}
+	p[n] = '\0';
+	r->lits = xreallocarray(r->lits, r->nlits + 1, sizeof *r->lits);
+	l = &r->lits[r->nlits++];
+	l->data = p;
+	l->len = n;
+	l->at = r->line.len;
+	r->lit_bytes += n;
 	return IMAP_OK;
 }
 
@@ -427,6 +552,7 @@ imap_read_resp(struct imap_conn *c, struct imap_resp *r, char **cause)
 	int	 rc;
 
 	buf_reset(&r->line);
+	imap_lits_free(r);
 	r->pos = 0;
 	for (;;) {
 		if ((rc = imap_take_line(c, r, &lit, cause)) != IMAP_OK)
@@ -447,7 +573,7 @@ imap_next(struct imap_resp *r)
 {
 	struct imap_tok	 t = { IMAP_TOK_END, NULL, 0 };
 	const char	*s = r->line.data, *end = s + r->line.len, *p;
-	size_t		 n;
+	size_t		 n, i;
 
 	p = s + r->pos;
 	while (p < end && *p == ' ')
@@ -473,20 +599,29 @@ imap_next(struct imap_resp *r)
 		p++;
 		break;
 	case '{':
-		/* The reader checked the size; the bytes follow "}\r\n". */
+		/* The reader checked the size; "{N}\r\n" marks where the
+		 * literal stood. */
 		for (n = 0, p++; p < end && *p >= '0' && *p <= '9'; p++)
 			n = n * 10 + (size_t)(*p - '0');
 		if (p < end && *p == '+')
 			p++;
 		if (end - p < 3 || p[0] != '}' || p[1] != '\r' ||
-		    p[2] != '\n' || (size_t)(end - p - 3) < n) {
+		    p[2] != '\n') {
+			t.type = IMAP_TOK_ERROR;
+			break;
+		}
+		p += 3;
+		for (i = 0; i < r->nlits; i++)
+			if (r->lits[i].at == (size_t)(p - s))
+				break;
+		if (i == r->nlits || r->lits[i].len != n ||
+		    r->lits[i].data == NULL) {
 			t.type = IMAP_TOK_ERROR;
 			break;
 		}
 		t.type = IMAP_TOK_STRING;
-		t.p = p + 3;
+		t.p = r->lits[i].data;
 		t.len = n;
-		p = t.p + n;
 		break;
 	default:
 		t.type = IMAP_TOK_ATOM;
@@ -577,27 +712,50 @@ imap_untagged_common(struct imap_conn *c, struct imap_resp *r, char **cause)
 	return IMAP_OK;
 }
 
-int
-imap_command(struct imap_conn *c, imap_untagged_cb cb, void *arg,
-    char **cause, const char *fmt, ...)
+/* Send one command under a new tag. */
+static int
+imap_send_cmd(struct imap_conn *c, const char *cmd, char **cause)
 {
-	struct imap_resp r;
-	va_list		 ap;
-	char		*cmd, *line;
-	int		 rc;
+	char	*line;
+	int	 rc;
 
-	va_start(ap, fmt);
-	cmd = xvasprintf(fmt, ap);
-	va_end(ap);
 	snprintf(c->tagstr, sizeof c->tagstr, "F%u", ++c->tag);
 	line = xasprintf("%s %s\r\n", c->tagstr, cmd);
 	log_debug("%s: > %s %.*s", c->label, c->tagstr,
 	    strncasecmp(cmd, "LOGIN", 5) == 0 ? 5 : 200, cmd);
-	free(cmd);
 	rc = imap_send(c, line, strlen(line), cause);
 	free(line);
+	return rc;
+}
+
+int
+imap_command(struct imap_conn *c, imap_untagged_cb cb, void *arg,
+    char **cause, const char *fmt, ...)
+{
+	va_list		 ap;
+	char		*cmd;
+	int		 rc;
+
+	if ((rc = imap_pending_end(c, cause)) != IMAP_OK)
+		return rc;
+	va_start(ap, fmt);
+	cmd = xvasprintf(fmt, ap);
+	va_end(ap);
+	rc = imap_send_cmd(c, cmd, cause);
+	free(cmd);
 	if (rc != IMAP_OK)
 		return rc;
+	return imap_read_tagged(c, cb, arg, cause);
+}
+
+/* Read the responses of the command just sent, up to its tagged reply. */
+static int
+imap_read_tagged(struct imap_conn *c, imap_untagged_cb cb, void *arg,
+    char **cause)
+{
+	struct imap_resp r;
+	int		 rc;
+
 	imap_resp_init(&r);
 	for (;;) {
 		if ((rc = imap_read_resp(c, &r, cause)) != IMAP_OK)
@@ -909,10 +1067,8 @@ fetch_item(struct imap_resp *r, struct imap_message *m)
 			if (v.type != IMAP_TOK_STRING)
 				return -1;
 			free(m->data);
-			m->data = xmalloc(v.len + 1);
-			memcpy(m->data, v.p, v.len);
-			m->data[v.len] = '\0';
-			m->len = v.len;
+			/* A literal's buffer is taken as it is: no copy. */
+			m->data = imap_resp_take(r, &v, &m->len);
 		} else {
 			/* Skip one value: an atom, a string or a list. */
 			v = imap_next(r);
@@ -957,25 +1113,91 @@ fetch_cb(struct imap_conn *c, struct imap_resp *r, void *arg, char **cause)
 	return IMAP_OK;
 }
 
+static void
+fetch_acc_free(struct fetch_acc *acc)
+{
+	size_t	 i;
+
+	for (i = 0; i < acc->n; i++)
+		free(acc->v[i].data);
+	free(acc->v);
+	acc->v = NULL;
+	acc->n = 0;
+}
+
 int
 imap_fetch(struct imap_conn *c, const char *set, struct imap_message **out,
     size_t *n, char **cause)
 {
-	struct fetch_acc	 acc = { NULL, 0 };
-	size_t			 i;
+	int	 rc;
+
+	if ((rc = imap_fetch_start(c, set, cause)) != IMAP_OK)
+		return rc;
+	return imap_fetch_finish(c, out, n, cause);
+}
+
+int
+imap_fetch_start(struct imap_conn *c, const char *set, char **cause)
+{
+	char	*cmd;
+	int	 rc;
+
+	if ((rc = imap_pending_end(c, cause)) != IMAP_OK)
+		return rc;
+	if (c->pending != NULL)
+		fatal("imap_fetch_start: a fetch is still open");
+	cmd = xasprintf("UID FETCH %s (UID FLAGS BODY.PEEK[])", set);
+	rc = imap_send_cmd(c, cmd, cause);
+	free(cmd);
+	if (rc != IMAP_OK)
+		return rc;
+	c->pending = xcalloc(1, sizeof *c->pending);
+	return IMAP_OK;
+}
+
+/*
+ * Read the open fetch, if any, to its tagged reply; keep its messages and
+ * how it ended. Fails only when the connection cannot carry another
+ * command.
+ */
+static int
+imap_pending_end(struct imap_conn *c, char **cause)
+{
+	struct imap_pending	*p = c->pending;
+
+	if (p == NULL || p->done)
+		return IMAP_OK;
+	p->rc = imap_read_tagged(c, fetch_cb, &p->acc, &p->cause);
+	p->done = true;
+	if (p->rc == IMAP_OK || p->rc == IMAP_NO)
+		return IMAP_OK;
+	*cause = xstrdup(p->cause != NULL ? p->cause : "fetch failed");
+	return p->rc;
+}
+
+int
+imap_fetch_finish(struct imap_conn *c, struct imap_message **out, size_t *n,
+    char **cause)
+{
+	struct imap_pending	*p = c->pending;
+	char			*err = NULL;
 	int			 rc;
 
-	rc = imap_command(c, fetch_cb, &acc, cause,
-	    "UID FETCH %s (UID FLAGS BODY.PEEK[])", set);
-	if (rc != IMAP_OK) {
-		for (i = 0; i < acc.n; i++)
-			free(acc.v[i].data);
-		free(acc.v);
-		return rc;
+	if (p == NULL)
+		fatal("imap_fetch_finish: no fetch open");
+	rc = imap_pending_end(c, &err);
+	free(err);
+	c->pending = NULL;
+	if ((rc = p->rc) != IMAP_OK) {
+		*cause = p->cause;
+		fetch_acc_free(&p->acc);
+	} else {
+		*out = p->acc.v;
+		*n = p->acc.n;
+		free(p->cause);
 	}
-	*out = acc.v;
-	*n = acc.n;
-	return IMAP_OK;
+	free(p);
+	return rc;
 }
 
 static bool
@@ -1017,6 +1239,8 @@ imap_idle_start(struct imap_conn *c, char **cause)
 	char			*line;
 	int			 rc;
 
+	if ((rc = imap_pending_end(c, cause)) != IMAP_OK)
+		return rc;
 	snprintf(c->tagstr, sizeof c->tagstr, "F%u", ++c->tag);
 	line = xasprintf("%s IDLE\r\n", c->tagstr);
 	log_debug("%s: > %s IDLE", c->label, c->tagstr);

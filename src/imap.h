@@ -4,8 +4,9 @@
  * libcurl's; everything after is ours). libcurl 7.88.1 cannot frame
  * literals in custom requests, so message content is always read here.
  *
- * Responses are read whole, literals included, into one buffer; a token
- * reader then walks them. Every size is capped: line length, literal size,
+ * Responses are read whole: the protocol text into one buffer, each
+ * literal into a buffer of its own, of exactly its size; a token reader
+ * then walks them. Every size is capped: line length, literal size,
  * response size.
  */
 #ifndef FACTEUR_IMAP_H
@@ -45,12 +46,27 @@ struct imap_tok {
 	size_t			 len;
 };
 
-/* One whole response line, literals inline. */
+/* A literal of a response, kept apart from the protocol text. */
+struct imap_lit {
+	char		*data;		/* len bytes and a NUL; NULL once taken */
+	size_t		 len;
+	size_t		 at;		/* offset in line just after "{N}\r\n" */
+};
+
+/*
+ * One whole response: its protocol text in line, where each literal is
+ * marked by "{N}\r\n" and its bytes are in lits, in order.
+ */
 struct imap_resp {
 	struct buf	 line;
 	size_t		 pos;		/* token reader position */
 	bool		 tagged;	/* starts with our tag */
+	struct imap_lit	*lits;
+	size_t		 nlits;
+	size_t		 lit_bytes;	/* sum of their sizes */
 };
+
+struct imap_pending;
 
 struct imap_conn {
 	CURL		*curl;
@@ -70,6 +86,8 @@ struct imap_conn {
 	bool		 exists_changed;	/* an EXISTS arrived */
 	bool		 idling;		/* between IDLE and its end */
 	char		 delim;		/* hierarchy delimiter; 0: not asked */
+	/* A UID FETCH sent ahead (imap_fetch_start) whose end is not read. */
+	struct imap_pending *pending;
 };
 
 /*
@@ -113,6 +131,22 @@ struct imap_message {
  */
 int	imap_fetch(struct imap_conn *, const char *set,
 	    struct imap_message **, size_t *n, char **cause);
+
+/*
+ * The same in two steps, so that the server prepares one batch while the
+ * caller works on the previous one. imap_fetch_start() sends the command;
+ * imap_fetch_finish() reads what is left of its responses and hands over
+ * the messages as imap_fetch() does. While a fetch is open, any other
+ * command (imap_command(), IDLE, LOGOUT) first reads it to its end, its
+ * messages kept for imap_fetch_finish(): commands never interleave.
+ */
+int	imap_fetch_start(struct imap_conn *, const char *set, char **cause);
+int	imap_fetch_finish(struct imap_conn *, struct imap_message **,
+	    size_t *n, char **cause);
+/* The string of a token as an allocated, NUL-terminated copy; a literal's
+ * own buffer is handed over instead (no copy), and taken from r. */
+char	*imap_resp_take(struct imap_resp *, const struct imap_tok *,
+	    size_t *len);
 
 /*
  * IDLE: start it (waits for the continuation), read what the server pushed

@@ -1,8 +1,9 @@
 /*
- * The IMAP source: for each mailbox of the account, SELECT, find the UIDs
- * above the last one finished, fetch them in batches with BODY.PEEK[] (never
- * setting \Seen), hand each to the runner, then apply the account's after
- * policy to the finished ones. The last UID saved only moves past messages
+ * The IMAP source: for each mailbox of the account, SELECT, list the UIDs
+ * above the last one finished with their sizes, fetch them in batches
+ * bounded by count and bytes with BODY.PEEK[] (never setting \Seen; the
+ * next batch asked for while the current one is processed), hand each to
+ * the runner, then apply the account's after policy to the finished ones. The last UID saved only moves past messages
  * that are finished, so a pending one is fetched again next time, and the
  * journal resumes it without evaluating the rules again.
  *
@@ -28,49 +29,81 @@
 #include "source-imap.h"
 #include "xmalloc.h"
 
-#define FETCH_BATCH	100
+/* A batch: at most this many messages, and this many bytes unless one
+ * message alone is larger. */
+#define FETCH_BATCH		100
+#define FETCH_BATCH_BYTES	((size_t)1 << 20)
 
-/* UIDs, with the size the server gave for each. */
-struct uid_list {
-	uint32_t	*uids;
-	uint32_t	*sizes;
-	size_t		 n;
+/* The new UIDs of a mailbox, with the size the server gave for each. */
+struct uid_size {
+	uint32_t	 uid;
+	uint32_t	 size;
+	bool		 sized;		/* RFC822.SIZE was there */
 };
 
+struct uid_list {
+	struct uid_size	*v;
+	size_t		 n;
+	uint32_t	 from;
+};
+
+static int	 list_new(struct imap_conn *, uint32_t, struct uid_list *,
+		     char **);
+static int	 size_cb(struct imap_conn *, struct imap_resp *, void *,
+		     char **);
+static int	 uid_size_cmp(const void *, const void *);
+static bool	 over_cap(const struct imap_conn *, const struct uid_size *);
+static size_t	 batch_end(const struct imap_conn *, const struct uid_list *,
+		     size_t);
+static int	 batch_start(struct imap_conn *, const struct uid_list *,
+		     size_t, size_t, bool *, char **);
 static int	 sync_batch(struct runner *, struct conf_account *,
-		     struct imap_conn *, const char *, const uint32_t *,
-		     size_t, uint32_t *, char **);
+		     struct imap_conn *, const char *, const struct uid_list *,
+		     size_t, size_t, struct imap_message *, size_t, uint32_t *,
+		     bool *);
+static int	 sync_all(struct runner *, struct conf_account *,
+		     struct imap_conn *, const char *, const struct uid_list *,
+		     uint32_t *, char **);
 static enum process_result sync_one(struct runner *, struct conf_account *,
 		    struct imap_conn *, const char *,
 		    struct imap_message *);
-static char	*uid_set(const uint32_t *, size_t);
+static char	*uid_set(const struct uid_size *, size_t, size_t,
+		     const struct imap_conn *);
 static int	 apply_after(struct runner *, struct conf_account *,
 		     struct imap_conn *, const char *, uint32_t, char **);
 static int	 msg_uid_cmp(const void *, const void *);
-static int	 size_cb(struct imap_conn *, struct imap_resp *, void *,
-		     char **);
-static int	 find_oversize(struct imap_conn *, const char *,
-		     struct uid_list *, char **);
-static size_t	 uid_find(const struct uid_list *, uint32_t);
+static void	 messages_free(struct imap_message *, size_t);
 
-/* "1,3:5,9" from a sorted list. */
+/* "1,3:5,9" from the part [i, j) of a sorted list, without the messages
+ * over the cap; NULL when none is left. */
 static char *
-uid_set(const uint32_t *uids, size_t n)
+uid_set(const struct uid_size *v, size_t i, size_t j,
+    const struct imap_conn *c)
 {
 	struct buf	 b;
-	size_t		 i, j;
+	size_t		 k;
+	uint32_t	 lo, hi;
 
 	buf_init(&b, SIZE_MAX);
-	for (i = 0; i < n; i = j + 1) {
-		for (j = i; j + 1 < n && uids[j + 1] == uids[j] + 1; j++)
-			;
+	for (; i < j; i = k) {
+		if (over_cap(c, &v[i])) {
+			k = i + 1;
+			continue;
+		}
+		lo = hi = v[i].uid;
+		for (k = i + 1; k < j && !over_cap(c, &v[k]) &&
+		    v[k].uid == hi + 1; k++)
+			hi = v[k].uid;
 		if (b.len > 0)
 			buf_add(&b, ",", 1);
-		if (j > i)
-			buf_printf(&b, "%" PRIu32 ":%" PRIu32, uids[i],
-			    uids[j]);
+		if (hi > lo)
+			buf_printf(&b, "%" PRIu32 ":%" PRIu32, lo, hi);
 		else
-			buf_printf(&b, "%" PRIu32, uids[i]);
+			buf_printf(&b, "%" PRIu32, lo);
+	}
+	if (b.len == 0) {
+		buf_free(&b);
+		return NULL;
 	}
 	return buf_steal(&b, NULL);
 }
@@ -84,16 +117,26 @@ msg_uid_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* One "* N FETCH (UID u RFC822.SIZE s)": note u if s is over the cap. */
+static int
+uid_size_cmp(const void *a, const void *b)
+{
+	uint32_t	 x = ((const struct uid_size *)a)->uid;
+	uint32_t	 y = ((const struct uid_size *)b)->uid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* One "* N FETCH (UID u RFC822.SIZE s)": note u (if >= from) and s. */
 static int
 size_cb(struct imap_conn *c, struct imap_resp *r, void *arg, char **cause)
 {
-	struct uid_list	*big = arg;
+	struct uid_list	*l = arg;
 	struct imap_tok	 t, v;
 	uint32_t	 uid = 0, size = 0;
 	bool		 sized = false;
 	int		 depth;
 
+	(void)c;
 	(void)cause;
 	imap_next(r);			/* "*" */
 	imap_next(r);			/* sequence number */
@@ -118,38 +161,97 @@ size_cb(struct imap_conn *c, struct imap_resp *r, void *arg, char **cause)
 				goto out;
 		}
 	}
-	if (uid != 0 && sized && size > c->max_literal) {
-		big->uids = xreallocarray(big->uids, big->n + 1,
-		    sizeof *big->uids);
-		big->sizes = xreallocarray(big->sizes, big->n + 1,
-		    sizeof *big->sizes);
-		big->uids[big->n] = uid;
-		big->sizes[big->n++] = size;
+	/* "n:*" always names the last message, even below n. */
+	if (uid != 0 && uid >= l->from) {
+		l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
+		l->v[l->n].uid = uid;
+		l->v[l->n].size = size;
+		l->v[l->n++].sized = sized;
 	}
 out:
 	r->pos = 0;
 	return IMAP_OK;
 }
 
+/*
+ * The UIDs from `from` up, in order, each with its size: one UID FETCH of
+ * RFC822.SIZE, which also says which messages are too large to take.
+ */
 static int
-find_oversize(struct imap_conn *c, const char *set, struct uid_list *big,
+list_new(struct imap_conn *c, uint32_t from, struct uid_list *l,
     char **cause)
 {
-	memset(big, 0, sizeof *big);
-	return imap_command(c, size_cb, big, cause,
-	    "UID FETCH %s (UID RFC822.SIZE)", set);
+	size_t	 i, k;
+	int	 rc;
+
+	memset(l, 0, sizeof *l);
+	l->from = from;
+	rc = imap_command(c, size_cb, l, cause,
+	    "UID FETCH %" PRIu32 ":* (UID RFC822.SIZE)", from);
+	if (rc != IMAP_OK) {
+		free(l->v);
+		l->v = NULL;
+		l->n = 0;
+		return rc;
+	}
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof *l->v, uid_size_cmp);
+	/* A server may answer a UID twice (an unsolicited FETCH). */
+	for (i = k = 0; i < l->n; i++)
+		if (k == 0 || l->v[k - 1].uid != l->v[i].uid)
+			l->v[k++] = l->v[i];
+	l->n = k;
+	return IMAP_OK;
 }
 
-/* The index of uid in the list, or SIZE_MAX. */
+static bool
+over_cap(const struct imap_conn *c, const struct uid_size *u)
+{
+	return u->sized && u->size > c->max_literal;
+}
+
+/* The end of the batch that starts at i: by count and by bytes. */
 static size_t
-uid_find(const struct uid_list *l, uint32_t uid)
+batch_end(const struct imap_conn *c, const struct uid_list *l, size_t i)
+{
+	size_t	 j, bytes = 0, count = 0;
+
+	for (j = i; j < l->n && count < FETCH_BATCH; j++) {
+		if (over_cap(c, &l->v[j]))
+			continue;
+		if (count > 0 && bytes + l->v[j].size > FETCH_BATCH_BYTES)
+			break;
+		bytes += l->v[j].size;
+		count++;
+	}
+	return j;
+}
+
+/* Send the UID FETCH of the batch [i, j); *open says if one was sent. */
+static int
+batch_start(struct imap_conn *c, const struct uid_list *l, size_t i,
+    size_t j, bool *open, char **cause)
+{
+	char	*set;
+	int	 rc;
+
+	*open = false;
+	if ((set = uid_set(l->v, i, j, c)) == NULL)
+		return IMAP_OK;
+	rc = imap_fetch_start(c, set, cause);
+	free(set);
+	*open = rc == IMAP_OK;
+	return rc;
+}
+
+static void
+messages_free(struct imap_message *v, size_t n)
 {
 	size_t	 i;
 
-	for (i = 0; i < l->n; i++)
-		if (l->uids[i] == uid)
-			return i;
-	return SIZE_MAX;
+	for (i = 0; i < n; i++)
+		free(v[i].data);
+	free(v);
 }
 
 /*
@@ -232,75 +334,95 @@ sync_one(struct runner *r, struct conf_account *a, struct imap_conn *c,
 	return pr;
 }
 
+/*
+ * Hand the fetched messages of the batch [i, j) to the runner in UID order
+ * (a UID that vanished meanwhile has no message). The saved UID moves past
+ * finished messages and those over the cap, never past one still pending.
+ */
 static int
 sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
-    const char *mailbox, const uint32_t *uids, size_t n, uint32_t *last,
-    char **cause)
+    const char *mailbox, const struct uid_list *l, size_t i, size_t j,
+    struct imap_message *v, size_t nv, uint32_t *last, bool *blocked)
 {
-	struct imap_message	*v = NULL;
-	struct uid_list		 big;
-	size_t			 i, j, k, nv = 0, nwant = 0;
-	uint32_t		*want;
-	char			*set;
-	bool			 blocked = false;
-	int			 rc;
+	size_t	 k, m = 0;
 
-	runner_commit(r);	/* no journal transaction across a wait */
-	set = uid_set(uids, n);
-	rc = find_oversize(c, set, &big, cause);
-	free(set);
-	if (rc != IMAP_OK)
-		goto out;
-	want = xreallocarray(NULL, n, sizeof *want);
-	for (i = 0; i < n; i++)
-		if (uid_find(&big, uids[i]) == SIZE_MAX)
-			want[nwant++] = uids[i];
-	if (nwant > 0) {
-		set = uid_set(want, nwant);
-		rc = imap_fetch(c, set, &v, &nv, cause);
-		free(set);
-	}
-	free(want);
-	if (rc != IMAP_OK)
-		goto out;
 	if (nv > 1)
 		qsort(v, nv, sizeof *v, msg_uid_cmp);
-	/* In UID order; a UID that vanished meanwhile has no message. */
-	for (k = i = 0; k < n; k++) {
-		if ((j = uid_find(&big, uids[k])) != SIZE_MAX) {
+	for (k = i; k < j; k++) {
+		if (over_cap(c, &l->v[k])) {
 			log_warn("%s: %s: uid %" PRIu32 ": %" PRIu32 " bytes, "
 			    "over the cap of %zu: left in the mailbox",
-			    a->name, mailbox, uids[k], big.sizes[j],
+			    a->name, mailbox, l->v[k].uid, l->v[k].size,
 			    c->max_literal);
-			if (!blocked)
-				*last = uids[k];
+			if (!*blocked)
+				*last = l->v[k].uid;
 			continue;
 		}
-		while (i < nv && v[i].uid < uids[k])
-			i++;
-		if (i == nv || v[i].uid != uids[k])
+		while (m < nv && v[m].uid < l->v[k].uid)
+			m++;
+		if (m == nv || v[m].uid != l->v[k].uid)
 			continue;
-		/* The saved UID never passes a message still pending. */
-		if (sync_one(r, a, c, mailbox, &v[i]) != PROCESS_DONE)
-			blocked = true;
-		if (!blocked)
-			*last = v[i].uid;
+		if (sync_one(r, a, c, mailbox, &v[m]) != PROCESS_DONE)
+			*blocked = true;
+		if (!*blocked)
+			*last = v[m].uid;
 	}
-out:
-	for (i = 0; i < nv; i++)
-		free(v[i].data);
-	free(v);
-	free(big.uids);
-	free(big.sizes);
-	return rc;
+	return IMAP_OK;
+}
+
+/*
+ * Every batch in turn. The UID FETCH of the next batch is sent before the
+ * current one is processed, so the server prepares it meanwhile; a command
+ * of an action or of the after-policy first reads it to its end
+ * (see imap_fetch_start() in imap.h), so nothing interleaves with it.
+ */
+static int
+sync_all(struct runner *r, struct conf_account *a, struct imap_conn *c,
+    const char *mailbox, const struct uid_list *l, uint32_t *last,
+    char **cause)
+{
+	struct imap_message	*v;
+	size_t			 i, j, k, nv;
+	bool			 open, next_open = false, blocked = false;
+	int			 rc;
+
+	j = batch_end(c, l, 0);
+	if ((rc = batch_start(c, l, 0, j, &open, cause)) != IMAP_OK)
+		return rc;
+	for (i = 0; i < l->n; i = j, j = k, open = next_open) {
+		v = NULL;
+		nv = 0;
+		runner_commit(r);	/* no journal transaction across a wait */
+		if (open && (rc = imap_fetch_finish(c, &v, &nv, cause)) !=
+		    IMAP_OK)
+			return rc;
+		next_open = false;
+		k = j;
+		if (j < l->n && (r->stop == NULL || !*r->stop)) {
+			k = batch_end(c, l, j);
+			if ((rc = batch_start(c, l, j, k, &next_open,
+			    cause)) != IMAP_OK) {
+				messages_free(v, nv);
+				return rc;
+			}
+		}
+		sync_batch(r, a, c, mailbox, l, i, j, v, nv, last, &blocked);
+		messages_free(v, nv);
+		if (r->stop != NULL && *r->stop)
+			break;
+	}
+	/* Stopped with the next batch asked for: read it, drop it. */
+	if (next_open && imap_fetch_finish(c, &v, &nv, cause) == IMAP_OK)
+		messages_free(v, nv);
+	return IMAP_OK;
 }
 
 int
 source_imap_sync_mailbox(struct runner *r, struct conf_account *a,
     struct imap_conn *c, const char *mailbox, char **cause)
 {
-	uint32_t	 uidvalidity = 0, last = 0, *uids = NULL;
-	size_t		 n = 0, i, k;
+	struct uid_list	 l;
+	uint32_t	 uidvalidity = 0, last = 0;
 	char		*err = NULL;
 	int		 rc;
 
@@ -315,16 +437,11 @@ source_imap_sync_mailbox(struct runner *r, struct conf_account *a,
 			    c->uidvalidity);
 		last = 0;
 	}
-	if ((rc = imap_search_from(c, last + 1, &uids, &n, cause)) != IMAP_OK)
+	if ((rc = list_new(c, last + 1, &l, cause)) != IMAP_OK)
 		return rc;
-	log_debug("%s: %s: %zu new", a->name, mailbox, n);
-	for (i = 0; i < n && (r->stop == NULL || !*r->stop); i += k) {
-		k = n - i < FETCH_BATCH ? n - i : FETCH_BATCH;
-		if ((rc = sync_batch(r, a, c, mailbox, uids + i, k, &last,
-		    cause)) != IMAP_OK)
-			break;
-	}
-	free(uids);
+	log_debug("%s: %s: %zu new", a->name, mailbox, l.n);
+	rc = sync_all(r, a, c, mailbox, &l, &last, cause);
+	free(l.v);
 	if (state_mailbox_set(r->state, a->name, mailbox, c->uidvalidity, last,
 	    &err) != 0) {
 		if (rc == IMAP_OK) {
