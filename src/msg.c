@@ -56,12 +56,24 @@ static const char *const addr_field_names[MSG_ADDR_FIELD_COUNT] = {
 static void	 set_limits(struct msg *, const struct msg_limits *);
 static void	 on_warning(gint64, GMimeParserWarning, const gchar *,
 		    gpointer);
+static void	 record_warning(struct msg *, gint64, GMimeParserWarning,
+		    const char *);
 static const char *warning_text(GMimeParserWarning);
 static bool	 is_header_warning(GMimeParserWarning);
 static size_t	 skip_preamble(struct msg *, const char *, size_t);
 static size_t	 header_end(const char *, size_t);
 static void	 parse_headers(struct msg *);
-static void	 set_fallback_charsets(struct msg *, GMimeMessage *);
+static int	 head_gmime(struct msg *);
+static int	 head_own(struct msg *);
+static void	 top_free(struct msg *);
+static bool	 utf8_ascii(const char *, size_t);
+static void	 head_repeated(struct msg *, const struct msg_field *, size_t,
+		    bool);
+static int	 head_top_part(struct msg *, const struct msg_field *,
+		    char **, size_t);
+static void	 head_keep(struct msg *, const struct msg_field *, char **,
+		    size_t, char *);
+static void	 set_fallback_charsets(struct msg *, const char *);
 static size_t	 gather_headers(GMimeMessage *, struct header_ref **);
 static int	 compare_header_ref(const void *, const void *);
 static void	 load_headers(struct msg *, GMimeMessage *);
@@ -89,6 +101,21 @@ static const char *check_auto_content_type(struct msg *);
 static const char *check_auto_sender(struct msg *);
 static bool	 is_daemon_address(const char *);
 static bool	 has_token(const char *, const char *);
+
+struct msg_stats	msg_stats;
+static bool		gmime_only;
+
+void
+msg_set_gmime_only(bool on)
+{
+	gmime_only = on;
+}
+
+bool
+msg_gmime_only(void)
+{
+	return gmime_only;
+}
 
 void
 msg_library_init(void)
@@ -167,6 +194,11 @@ msg_free(struct msg *m)
 	free(m->raw_values);
 	free(m->attachments);
 	msg_body_free(m);
+	top_free(m);
+	free(m->head_store);
+	for (i = 0; i < m->narrays; i++)
+		g_byte_array_free(m->arrays[i], FALSE);
+	free(m->arrays);
 	g_mime_parser_options_free(m->options);
 	free(m->raw);
 	free(m);
@@ -249,10 +281,34 @@ on_warning(gint64 offset, GMimeParserWarning code, const gchar *item,
     gpointer arg)
 {
 	struct msg	*m = arg;
-	char		 where[64] = "";
 
-	if (m->quiet || (m->header_stage && !is_header_warning(code)))
+	switch (m->warn_mode) {
+	case MSG_WARN_QUIET:
 		return;
+	case MSG_WARN_CAPTURE:
+		m->warned = true;
+		return;
+	case MSG_WARN_AT:
+		/* GMime's own parse reports at the field: ours cannot know. */
+		if (offset != -1)
+			m->warned = true;
+		offset = m->warn_at;
+		break;
+	case MSG_WARN_RECORD:
+		break;
+	}
+	if (m->header_stage && !is_header_warning(code))
+		return;
+	record_warning(m, offset, code, item);
+}
+
+/* A parser warning as on_warning() words it. */
+static void
+record_warning(struct msg *m, gint64 offset, GMimeParserWarning code,
+    const char *item)
+{
+	char	 where[64] = "";
+
 	if (offset >= 0)
 		snprintf(where, sizeof where, " at byte %lld",
 		    (long long)offset);
@@ -356,6 +412,25 @@ header_end(const char *p, size_t len)
 	return len;
 }
 
+/*
+ * A GMime stream over len bytes at data (inside m->raw), without a copy:
+ * the array stays until msg_free(), after GMime's objects are gone.
+ */
+GMimeStream *
+msg_gmime_stream(struct msg *m, const char *data, size_t len)
+{
+	GByteArray	*ba;
+	GMimeStream	*stream;
+
+	ba = g_byte_array_new_take((guint8 *)(uintptr_t)data, len);
+	m->arrays = xreallocarray(m->arrays, m->narrays + 1,
+	    sizeof *m->arrays);
+	m->arrays[m->narrays++] = ba;
+	stream = g_mime_stream_mem_new_with_byte_array(ba);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+	return stream;
+}
+
 GMimeMessage *
 msg_gmime_parse(struct msg *m, const char *data, size_t len)
 {
@@ -363,7 +438,7 @@ msg_gmime_parse(struct msg *m, const char *data, size_t len)
 	GMimeParser	*parser;
 	GMimeMessage	*gm;
 
-	stream = g_mime_stream_mem_new_with_buffer(data, len);
+	stream = msg_gmime_stream(m, data, len);
 	parser = g_mime_parser_new_with_stream(stream);
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
 	g_mime_parser_set_persist_stream(parser, TRUE);
@@ -376,20 +451,14 @@ msg_gmime_parse(struct msg *m, const char *data, size_t len)
 static void
 parse_headers(struct msg *m)
 {
-	GMimeMessage	*gm;
-	int		 f;
+	int	 f;
 
-	m->header_stage = true;
-	gm = msg_gmime_parse(m, m->parse, m->header_len);
-	m->header_stage = false;
-	if (gm == NULL) {
-		msg_defect(m, "no header block could be parsed");
-		return;
-	}
-	set_fallback_charsets(m, gm);
-	load_headers(m, gm);
-	msg_body_note_top(m, gm);
-	g_object_unref(gm);
+	if (gmime_only || head_own(m) != 0) {
+		msg_stats.head_gmime++;
+		if (head_gmime(m) != 0)
+			return;
+	} else
+		msg_stats.head_own++;
 	if (m->nheaders == 0)
 		msg_defect(m, "no header fields");
 	load_ids(m);
@@ -401,22 +470,290 @@ parse_headers(struct msg *m)
 	m->auto_reason = check_auto(m);
 }
 
+/* The header block parsed by GMime: what msg-head.c is unsure of. */
+static int
+head_gmime(struct msg *m)
+{
+	GMimeMessage		*gm;
+	GMimeObject		*part;
+	GMimeContentType	*ct = NULL;
+
+	m->header_stage = true;
+	gm = msg_gmime_parse(m, m->parse, m->header_len);
+	m->header_stage = false;
+	if (gm == NULL) {
+		msg_defect(m, "no header block could be parsed");
+		return -1;
+	}
+	if ((part = g_mime_message_get_mime_part(gm)) != NULL)
+		ct = g_mime_object_get_content_type(part);
+	set_fallback_charsets(m, ct == NULL ? NULL :
+	    g_mime_content_type_get_parameter(ct, "charset"));
+	load_headers(m, gm);
+	msg_body_note_top(m, gm);
+	g_object_unref(gm);
+	return 0;
+}
+
+/*
+ * The header block split by msg-head.c, with the defects GMime's parser
+ * reports for such a block: unencoded 8-bit fields, repeated fields that
+ * may appear once, address lists it cannot read. -1, with nothing kept,
+ * when GMime must parse it after all: a line that is not a field, a
+ * repeated Content-* field, a Subject or Content-* value GMime would warn
+ * about, a multipart without a boundary.
+ */
+static int
+head_own(struct msg *m)
+{
+	struct msg_field	*f;
+	char			**vals = NULL, *store = NULL, *o;
+	size_t			 i, n, ndefects = m->ndefects;
+
+	if (msg_head_split(m->parse, m->header_len, &f, &n) != 0)
+		return -1;
+	if (n > 0) {
+		store = xmalloc(m->header_len + 2 * n + 1);
+		vals = xreallocarray(NULL, n, sizeof *vals);
+	}
+	for (i = 0, o = store; i < n; i++) {
+		vals[i] = o;
+		o += msg_head_unfold(f[i].value, f[i].value_len, o) + 1;
+	}
+	msg_head_warn_fields(m, f, n, 0);
+	if (msg_head_message_fields(m, f, vals, n) != 0 ||
+	    head_top_part(m, f, vals, n) != 0) {
+		msg_defects_truncate(m, ndefects);
+		top_free(m);
+		free(store);
+		free(vals);
+		free(f);
+		return -1;
+	}
+	head_keep(m, f, vals, n, o);
+	m->head_store = store;
+	m->own_head = true;
+	set_fallback_charsets(m, m->top.type == NULL ? NULL :
+	    g_mime_content_type_get_parameter(m->top.type, "charset"));
+	free(vals);
+	free(f);
+	return 0;
+}
+
+/*
+ * What GMime's parser reports while it reads the fields of a header block
+ * at byte base: fields it drops, fields with 8-bit bytes.
+ */
+void
+msg_head_warn_fields(struct msg *m, const struct msg_field *f, size_t n,
+    size_t base)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (f[i].invalid)
+			msg_defect(m, "%s at byte %zu: %.*s",
+			    warning_text(GMIME_CRIT_INVALID_HEADER_NAME),
+			    base + f[i].offset, (int)MIN(f[i].value_len, 80),
+			    f[i].value);
+		else if (!utf8_ascii(f[i].name, f[i].name_len) ||
+		    !g_utf8_validate_len(f[i].value, f[i].value_len, NULL))
+			msg_defect(m, "%s at byte %zu: %.*s",
+			    warning_text(GMIME_WARN_UNENCODED_8BIT_HEADER),
+			    base + f[i].offset, (int)MIN(f[i].name_len, 80),
+			    f[i].name);
+	}
+}
+
+/* Only 7-bit bytes? */
+static bool
+utf8_ascii(const char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)s[i] >= 0x80)
+			return false;
+	}
+	return true;
+}
+
+static void
+top_free(struct msg *m)
+{
+	if (m->top.type != NULL)
+		g_object_unref(m->top.type);
+	if (m->top.disposition != NULL)
+		g_object_unref(m->top.disposition);
+	m->top.type = NULL;
+	m->top.disposition = NULL;
+}
+
+void
+msg_defects_truncate(struct msg *m, size_t n)
+{
+	while (m->ndefects > n)
+		free(m->defects[--m->ndefects]);
+}
+
+/*
+ * What GMime's message does with each field that is not Content-*: a
+ * repeated field that RFC 5322 allows once is reported, address fields are
+ * parsed (their warnings reported at the field), the Subject decoded.
+ */
+int
+msg_head_message_fields(struct msg *m, const struct msg_field *f, char **vals,
+    size_t n)
+{
+	static const char *const gmime_addr_fields[] = { "Sender", "From",
+	    "Reply-To", "To", "Cc", "Bcc", "Resent-Sender", "Resent-From",
+	    "Resent-Reply-To", "Resent-To", "Resent-Cc", "Resent-Bcc" };
+	InternetAddressList	*list;
+	char			*d, *raw;
+	size_t			 i, k;
+
+	m->warned = false;
+	for (i = 0; i < n; i++) {
+		if (f[i].invalid)
+			continue;
+		if (f[i].name_len >= 8 && strncasecmp(f[i].name, "Content-",
+		    8) == 0)
+			continue;
+		head_repeated(m, f, i, false);
+		for (k = 0; k < G_N_ELEMENTS(gmime_addr_fields); k++) {
+			if (!msg_field_is(&f[i], gmime_addr_fields[k]))
+				continue;
+			/* GMime parses the value as written, folds and all. */
+			raw = xstrndup(f[i].value, f[i].value_len);
+			m->warn_mode = MSG_WARN_AT;
+			m->warn_at = (gint64)f[i].offset;
+			list = internet_address_list_parse(m->options, raw);
+			m->warn_mode = MSG_WARN_RECORD;
+			free(raw);
+			if (list != NULL)
+				g_object_unref(list);
+			break;
+		}
+		if (msg_field_is(&f[i], "Subject") &&
+		    strstr(vals[i], "=?") != NULL) {
+			m->warned = false;
+			m->warn_mode = MSG_WARN_CAPTURE;
+			d = g_mime_utils_header_decode_text(m->options, vals[i]);
+			m->warn_mode = MSG_WARN_RECORD;
+			g_free(d);
+		}
+		if (m->warned)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * GMime reports a field repeated in a part (any field) or a message (the
+ * ones RFC 5322 allows once): "duplicated" when the raw values are the
+ * same, "conflicting" when not.
+ */
+static void
+head_repeated(struct msg *m, const struct msg_field *f, size_t i,
+    bool any)
+{
+	static const char *const once[] = { "Bcc", "Cc", "Date", "From",
+	    "In-Reply-To", "Message-ID", "References", "Reply-To", "Sender",
+	    "Subject", "To" };
+	size_t	 j, k;
+
+	for (k = 0; !any && k < G_N_ELEMENTS(once); k++) {
+		if (msg_field_is(&f[i], once[k]))
+			break;
+	}
+	if (!any && k == G_N_ELEMENTS(once))
+		return;
+	for (j = 0; j < i; j++) {
+		if (f[j].name_len != f[i].name_len ||
+		    strncasecmp(f[j].name, f[i].name, f[i].name_len) != 0)
+			continue;
+		msg_defect(m, "%s at byte %zu: %.*s", warning_text(
+		    f[j].value_len == f[i].value_len && memcmp(f[j].value,
+		    f[i].value, f[i].value_len) == 0 ?
+		    GMIME_WARN_DUPLICATED_HEADER : GMIME_CRIT_CONFLICTING_HEADER),
+		    f[i].offset, (int)MIN(f[i].name_len, 80), f[i].name);
+		return;
+	}
+}
+
+/*
+ * The Content-* fields of the top part: its type, disposition and
+ * transfer encoding, parsed by GMime as it would. -1 when any of them
+ * makes GMime warn or is repeated.
+ */
+static int
+head_top_part(struct msg *m, const struct msg_field *f, char **vals,
+    size_t n)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < n; i++) {
+		if (f[i].name_len < 8 || strncasecmp(f[i].name, "Content-",
+		    8) != 0)
+			continue;
+		for (j = 0; j < i; j++) {
+			if (f[j].name_len == f[i].name_len &&
+			    strncasecmp(f[j].name, f[i].name,
+			    f[i].name_len) == 0)
+				return -1;
+		}
+	}
+	m->top.encoding = GMIME_CONTENT_ENCODING_DEFAULT;
+	m->top.first_encoding = GMIME_CONTENT_ENCODING_DEFAULT;
+	return msg_part_fields(m, f, vals, n, &m->top);
+}
+
+/* The fields kept: names and unfolded values in one block. */
+static void
+head_keep(struct msg *m, const struct msg_field *f, char **vals, size_t n,
+    char *o)
+{
+	size_t	 i, k, count = 0;
+
+	for (i = 0; i < n; i++)
+		count += !f[i].invalid;
+	if (count > m->limits.max_headers) {
+		msg_defect(m, "%zu header fields, only the first %zu kept",
+		    count, m->limits.max_headers);
+		count = m->limits.max_headers;
+	}
+	if (count > 0) {
+		m->headers = xreallocarray(NULL, count, sizeof *m->headers);
+		m->raw_values = xreallocarray(NULL, count,
+		    sizeof *m->raw_values);
+	}
+	for (i = 0, k = 0; k < count; i++) {
+		if (f[i].invalid)
+			continue;
+		if (utf8_ascii(f[i].name, f[i].name_len)) {
+			memcpy(o, f[i].name, f[i].name_len);
+			o[f[i].name_len] = '\0';
+			m->headers[k].name = o;
+			o += f[i].name_len + 1;
+		} else
+			m->headers[k].name = msg_keep_utf8(m, f[i].name,
+			    f[i].name_len);
+		m->headers[k].value = NULL;
+		m->raw_values[k] = vals[i];
+		k++;
+	}
+	m->nheaders = count;
+}
+
 /*
  * Raw 8-bit text in headers is most often in the charset the body declares;
  * else UTF-8, else the Western Windows code page.
  */
 static void
-set_fallback_charsets(struct msg *m, GMimeMessage *gm)
+set_fallback_charsets(struct msg *m, const char *charset)
 {
-	GMimeObject		*part;
-	GMimeContentType	*ct = NULL;
 	const char		*cs[4] = { "UTF-8", NULL, NULL, NULL };
-	const char		*charset = NULL;
 
-	if ((part = g_mime_message_get_mime_part(gm)) != NULL)
-		ct = g_mime_object_get_content_type(part);
-	if (ct != NULL)
-		charset = g_mime_content_type_get_parameter(ct, "charset");
 	if (charset != NULL &&
 	    g_ascii_strcasecmp(charset, "us-ascii") != 0 &&
 	    g_ascii_strcasecmp(charset, "utf-8") != 0 &&
@@ -518,13 +855,15 @@ load_header(struct msg *m, size_t i, GMimeHeader *h)
 static const char *
 header_value(struct msg *m, size_t i)
 {
-	char	*decoded;
+	enum msg_warn_mode	 mode;
+	char			*decoded;
 
 	if (m->headers[i].value != NULL)
 		return m->headers[i].value;
-	m->quiet = true;	/* the parser has warned already */
+	mode = m->warn_mode;
+	m->warn_mode = MSG_WARN_QUIET;	/* the parser has warned already */
 	decoded = decode_text(m, m->raw_values[i]);
-	m->quiet = false;
+	m->warn_mode = mode;
 	m->headers[i].value = trim(msg_keep(m, msg_utf8_sanitize(decoded,
 	    strlen(decoded))));
 	g_free(decoded);
@@ -869,9 +1208,13 @@ check_auto_content_type(struct msg *m)
 
 	if ((v = raw_header(m, "Content-Type", 0)) == NULL)
 		return NULL;
-	m->quiet = true;
+	/* Only these two types say anything: most messages need no parse. */
+	if (strcasestr(v, "report") == NULL &&
+	    strcasestr(v, "delivery-status") == NULL)
+		return NULL;
+	m->warn_mode = MSG_WARN_QUIET;
 	ct = g_mime_content_type_parse(m->options, v);
-	m->quiet = false;
+	m->warn_mode = MSG_WARN_RECORD;
 	if (ct == NULL)
 		return NULL;
 	if (g_mime_content_type_is_type(ct, "multipart", "report")) {

@@ -1,0 +1,251 @@
+/*
+ * The header splitter (msg-head.c) and the MIME walker (msg-mime.c)
+ * against the GMime path they replace: every message of tests/fixtures
+ * and of the shared corpus (../shared/corpus, or $FACTEUR_CORPUS; skipped
+ * when absent) is parsed both ways and everything msg.h hands out is
+ * compared: subject, ids, date, every header field, every address field,
+ * list and automatic facts, the text byte for byte, the attachments
+ * (name, type, size, flags) and the defects, in the order they are listed.
+ * A message the new path leaves to GMime (it says it is unsure) counts as
+ * a fallback; it must still give the same result.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <glib.h>
+
+#include "msg.h"
+#include "msg-private.h"
+#include "xmalloc.h"
+
+#ifndef FIXTURES
+#define FIXTURES "tests/fixtures"
+#endif
+#define CORPUS	"../shared/corpus"
+
+struct tally {
+	size_t	 messages;
+	size_t	 identical;
+	size_t	 different;
+	size_t	 head_fallback;
+	size_t	 body_fallback;
+};
+
+static void	 dump(GString *, struct msg *);
+static void	 dump_str(GString *, const char *, const char *);
+static char	*read_all(const char *, size_t *);
+static void	 compare_file(const char *, struct tally *);
+static size_t	 compare_dir(const char *, const char *, struct tally *);
+static int	 has_suffix(const char *, const char *);
+
+static void
+dump_str(GString *s, const char *key, const char *v)
+{
+	g_string_append_printf(s, "%s: %s\n", key, v == NULL ? "(null)" : v);
+}
+
+/* Everything msg.h says about m, one fact a line. */
+static void
+dump(GString *s, struct msg *m)
+{
+	const struct msg_header		*h;
+	const struct msg_addr		*a;
+	const struct msg_attachment	*att;
+	const char *const		*d;
+	const char			*why;
+	size_t				 i, n;
+	int				 f;
+
+	n = msg_defects(m, &d);
+	for (i = 0; i < n; i++)
+		g_string_append_printf(s, "defect (headers): %s\n", d[i]);
+	dump_str(s, "subject", msg_subject(m));
+	dump_str(s, "message-id", msg_message_id(m));
+	dump_str(s, "in-reply-to", msg_in_reply_to(m));
+	dump_str(s, "references", msg_references(m));
+	dump_str(s, "date", msg_date(m));
+	g_string_append_printf(s, "date_time: %lld\n",
+	    (long long)msg_date_time(m));
+	dump_str(s, "return-path", msg_return_path(m));
+	dump_str(s, "list-id", msg_list_id(m));
+	g_string_append_printf(s, "is_list: %d\n", msg_is_list(m));
+	g_string_append_printf(s, "is_auto: %d\n", msg_is_auto(m, &why));
+	dump_str(s, "auto why", why);
+	for (f = 0; f < MSG_ADDR_FIELD_COUNT; f++) {
+		n = msg_addrs(m, (enum msg_addr_field)f, &a);
+		for (i = 0; i < n; i++)
+			g_string_append_printf(s, "addr %d: [%s] <%s>\n", f,
+			    a[i].name, a[i].address);
+	}
+	n = msg_headers(m, &h);
+	for (i = 0; i < n; i++)
+		g_string_append_printf(s, "header: %s: %s\n", h[i].name,
+		    h[i].value);
+	dump_str(s, "text", msg_text(m));
+	n = msg_attachments(m, &att);
+	for (i = 0; i < n; i++)
+		g_string_append_printf(s, "attachment: [%s] %s %zu %d %d\n",
+		    att[i].filename, att[i].content_type, att[i].size,
+		    att[i].is_signed, att[i].is_encrypted);
+	n = msg_defects(m, &d);
+	for (i = 0; i < n; i++)
+		g_string_append_printf(s, "defect: %s\n", d[i]);
+}
+
+static char *
+read_all(const char *path, size_t *len)
+{
+	gchar	*data;
+	gsize	 n;
+
+	if (!g_file_get_contents(path, &data, &n, NULL))
+		return NULL;
+	*len = n;
+	return data;
+}
+
+/* The first line where a and b differ, for the report. */
+static void
+first_difference(const char *path, const char *a, const char *b)
+{
+	const char	*la = a, *lb = b;
+
+	while (*a != '\0' && *a == *b) {
+		if (*a == '\n') {
+			la = a + 1;
+			lb = b + 1;
+		}
+		a++;
+		b++;
+	}
+	printf("# %s differs:\n#   gmime: %.*s\n#   own:   %.*s\n", path,
+	    (int)MIN(strcspn(la, "\n"), 200), la,
+	    (int)MIN(strcspn(lb, "\n"), 200), lb);
+}
+
+static void
+compare_file(const char *path, struct tally *t)
+{
+	struct msg	*m;
+	struct msg_stats before;
+	GString		*old, *new;
+	char		*data;
+	size_t		 len = 0;
+
+	if ((data = read_all(path, &len)) == NULL)
+		fail_msg("cannot read %s", path);
+	old = g_string_new(NULL);
+	new = g_string_new(NULL);
+	msg_set_gmime_only(true);
+	m = msg_new(data, len, NULL);
+	dump(old, m);
+	msg_free(m);
+	msg_set_gmime_only(false);
+	before = msg_stats;
+	m = msg_new(data, len, NULL);
+	dump(new, m);
+	msg_free(m);
+	t->messages++;
+	if (msg_stats.head_gmime > before.head_gmime)
+		t->head_fallback++;
+	else if (msg_stats.body_gmime > before.body_gmime)
+		t->body_fallback++;
+	if (strcmp(old->str, new->str) == 0)
+		t->identical++;
+	else {
+		t->different++;
+		first_difference(path, old->str, new->str);
+		if (getenv("DIFF_DUMP") != NULL) {
+			g_file_set_contents("/tmp/diff.old", old->str, -1,
+			    NULL);
+			g_file_set_contents("/tmp/diff.new", new->str, -1,
+			    NULL);
+		}
+	}
+	g_string_free(old, TRUE);
+	g_string_free(new, TRUE);
+	g_free(data);
+}
+
+static int
+has_suffix(const char *s, const char *suffix)
+{
+	size_t	 n = strlen(s), k = strlen(suffix);
+
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Every .eml of dir; the count, or 0 when dir is missing. */
+static size_t
+compare_dir(const char *dir, const char *label, struct tally *t)
+{
+	DIR		*d;
+	struct dirent	*e;
+	char		*path;
+	size_t		 n = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (!has_suffix(e->d_name, ".eml"))
+			continue;
+		path = xasprintf("%s/%s", dir, e->d_name);
+		compare_file(path, t);
+		free(path);
+		n++;
+	}
+	closedir(d);
+	printf("# %s: %zu messages: %zu identical, %zu different; "
+	    "left to GMime: %zu header blocks, %zu bodies\n", label,
+	    t->messages, t->identical, t->different, t->head_fallback,
+	    t->body_fallback);
+	return n;
+}
+
+static void
+test_fixtures_same(void **state)
+{
+	struct tally	 t = { 0, 0, 0, 0, 0 };
+
+	(void)state;
+	assert_true(compare_dir(FIXTURES, "fixtures", &t) > 0);
+	assert_int_equal(t.different, 0);
+	/* The new path must be the one taken, not GMime everywhere. */
+	assert_true(t.head_fallback + t.body_fallback < t.messages / 2);
+}
+
+static void
+test_corpus_same(void **state)
+{
+	struct tally	 t = { 0, 0, 0, 0, 0 };
+	const char	*dir = getenv("FACTEUR_CORPUS");
+
+	(void)state;
+	if (dir == NULL)
+		dir = CORPUS;
+	if (compare_dir(dir, "corpus", &t) == 0) {
+		printf("# corpus: none in %s\n", dir);
+		skip();
+	}
+	assert_int_equal(t.different, 0);
+	assert_true(t.head_fallback + t.body_fallback < t.messages / 10);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fixtures_same),
+		cmocka_unit_test(test_corpus_same),
+	};
+
+	msg_library_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
