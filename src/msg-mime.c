@@ -449,6 +449,7 @@ part_headers(struct scan *sc, struct msg_mime_part *part, const char *p,
 	char			**vals = NULL, *store = NULL, *o;
 	size_t			 i, j, n, hlen, base = (size_t)(p - sc->p);
 	int			 rc = -1;
+	bool			 content;
 
 	if ((hlen = block_end(p, sc->len - base)) == 0 ||
 	    msg_head_split(p, hlen, &f, &n) != 0)
@@ -460,18 +461,28 @@ part_headers(struct scan *sc, struct msg_mime_part *part, const char *p,
 		o += msg_head_unfold(f[i].value, f[i].value_len, o) + 1;
 		f[i].offset += base;
 	}
-	/* Repeated fields: GMime's checks differ by place; not copied. */
 	for (i = 0; i < n; i++) {
 		if (f[i].invalid)
 			goto fail;	/* GMime's part rules differ */
-		for (j = 0; j < i; j++) {
+	}
+	msg_head_warn_fields(m, f, n, 0);
+	/*
+	 * Repeated fields: a part reports any, a message those RFC 5322
+	 * allows once (msg_head_message_fields()); a repeated Content-*
+	 * field is left to GMime.
+	 */
+	for (i = 0; i < n; i++) {
+		content = f[i].name_len >= 8 &&
+		    strncasecmp(f[i].name, "Content-", 8) == 0;
+		for (j = 0; content && j < i; j++) {
 			if (f[j].name_len == f[i].name_len &&
 			    strncasecmp(f[j].name, f[i].name,
 			    f[i].name_len) == 0)
 				goto fail;
 		}
+		if (!content && !message)
+			msg_head_repeated(m, f, i, true);
 	}
-	msg_head_warn_fields(m, f, n, 0);
 	if (message && msg_head_message_fields(m, f, vals, n) != 0)
 		goto fail;
 	part->has_fields = n > 0;
@@ -525,6 +536,8 @@ msg_part_fields(struct msg *m, const struct msg_field *f, char **vals,
     size_t n, struct msg_mime_part *part)
 {
 	size_t	 i;
+	char	*decoded = NULL;
+	const char *v;
 	bool	 first_cte = true;
 
 	m->warned = false;
@@ -534,24 +547,24 @@ msg_part_fields(struct msg *m, const struct msg_field *f, char **vals,
 		    8) != 0)
 			continue;
 		/*
-		 * GMime decodes the value (RFC 2047 words, 8-bit text by
-		 * word) before it reads the parameters: plain ASCII only.
+		 * GMime reads the parameters from the decoded value (RFC 2047
+		 * words, 8-bit text by word).
 		 */
-		if (!plain_ascii(vals[i]) || strstr(vals[i], "=?") != NULL) {
-			m->warned = true;
-			break;
-		}
+		v = vals[i];
+		if (!plain_ascii(v) || strstr(v, "=?") != NULL)
+			v = decoded = g_mime_utils_header_decode_text(
+			    m->options, vals[i]);
 		if (msg_field_is(&f[i], "Content-Type")) {
-			if (!type_shape(vals[i])) {
+			if (!type_shape(v))
 				m->warned = true;
-				break;
+			else {
+				part->type = g_mime_content_type_parse(
+				    m->options, v);
+				part->type_offset = f[i].offset;
 			}
-			part->type = g_mime_content_type_parse(m->options,
-			    vals[i]);
-			part->type_offset = f[i].offset;
 		} else if (msg_field_is(&f[i], "Content-Disposition"))
 			part->disposition = g_mime_content_disposition_parse(
-			    m->options, vals[i]);
+			    m->options, v);
 		else if (msg_field_is(&f[i], "Content-Transfer-Encoding")) {
 			part->encoding = g_mime_content_encoding_from_string(
 			    vals[i]);
@@ -559,6 +572,8 @@ msg_part_fields(struct msg *m, const struct msg_field *f, char **vals,
 				part->first_encoding = part->encoding;
 			first_cte = false;
 		}
+		g_free(decoded);
+		decoded = NULL;
 	}
 	m->warn_mode = MSG_WARN_RECORD;
 	if (part->type != NULL && g_mime_content_type_is_type(part->type,

@@ -149,6 +149,9 @@ bool		 msg_field_is(const struct msg_field *, const char *);
 /* msg.c: what GMime's message does with the fields of a header block. */
 int		 msg_head_message_fields(struct msg *,
 		    const struct msg_field *, char **, size_t);
+/* msg.c: field i repeated (any field, or only those allowed once). */
+void		 msg_head_repeated(struct msg *, const struct msg_field *,
+		    size_t, bool);
 /* msg.c: what GMime reports of the fields of a block at byte base. */
 void		 msg_head_warn_fields(struct msg *, const struct msg_field *,
 		    size_t, size_t);

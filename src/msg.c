@@ -67,8 +67,6 @@ static int	 head_gmime(struct msg *);
 static int	 head_own(struct msg *);
 static void	 top_free(struct msg *);
 static bool	 utf8_ascii(const char *, size_t);
-static void	 head_repeated(struct msg *, const struct msg_field *, size_t,
-		    bool);
 static int	 head_top_part(struct msg *, const struct msg_field *,
 		    char **, size_t);
 static void	 head_keep(struct msg *, const struct msg_field *, char **,
@@ -619,7 +617,7 @@ msg_head_message_fields(struct msg *m, const struct msg_field *f, char **vals,
 		if (f[i].name_len >= 8 && strncasecmp(f[i].name, "Content-",
 		    8) == 0)
 			continue;
-		head_repeated(m, f, i, false);
+		msg_head_repeated(m, f, i, false);
 		for (k = 0; k < G_N_ELEMENTS(gmime_addr_fields); k++) {
 			if (!msg_field_is(&f[i], gmime_addr_fields[k]))
 				continue;
@@ -653,8 +651,8 @@ msg_head_message_fields(struct msg *m, const struct msg_field *f, char **vals,
  * ones RFC 5322 allows once): "duplicated" when the raw values are the
  * same, "conflicting" when not.
  */
-static void
-head_repeated(struct msg *m, const struct msg_field *f, size_t i,
+void
+msg_head_repeated(struct msg *m, const struct msg_field *f, size_t i,
     bool any)
 {
 	static const char *const once[] = { "Bcc", "Cc", "Date", "From",
