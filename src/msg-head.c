@@ -14,6 +14,7 @@
  * msg_head_split() says it is unsure, and the caller uses GMime's own
  * parser for that block.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,10 @@
 #include "xmalloc.h"
 
 static int	 field_name(const char *, size_t, size_t *);
+static bool	 is_atext(unsigned char);
+static size_t	 skip_blanks(const char *, size_t, size_t);
+static size_t	 addr_spec(const char *, size_t, size_t);
+static size_t	 phrase_word(const char *, size_t, size_t);
 
 /*
  * The length of the name at the start of a line of len bytes, its colon at
@@ -144,4 +149,118 @@ msg_field_is(const struct msg_field *f, const char *name)
 	size_t	 n = strlen(name);
 
 	return f->name_len == n && strncasecmp(f->name, name, n) == 0;
+}
+
+static bool
+is_atext(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || strchr("!#$%&'*+-/=?^_`{|}~",
+	    c) != NULL;
+}
+
+static size_t
+skip_blanks(const char *v, size_t i, size_t len)
+{
+	while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' ||
+	    v[i] == '\n'))
+		i++;
+	return i;
+}
+
+/* local@domain at i, dot-atoms only; the index after it, or 0. */
+static size_t
+addr_spec(const char *v, size_t i, size_t len)
+{
+	size_t	 start;
+
+	for (;;) {
+		start = i;
+		while (i < len && is_atext((unsigned char)v[i]))
+			i++;
+		if (i == start)
+			return 0;
+		if (i < len && v[i] == '.') {
+			i++;
+			continue;
+		}
+		break;
+	}
+	if (i == len || v[i] != '@')
+		return 0;
+	i++;
+	for (;;) {
+		start = i;
+		while (i < len && (isalnum((unsigned char)v[i]) ||
+		    v[i] == '-'))
+			i++;
+		if (i == start)
+			return 0;
+		if (i < len && v[i] == '.') {
+			i++;
+			continue;
+		}
+		return i;
+	}
+}
+
+/* A word of a display name: letters and digits, or a quoted string. */
+static size_t
+phrase_word(const char *v, size_t i, size_t len)
+{
+	size_t	 start = i;
+
+	if (i < len && v[i] == '"') {
+		for (i++; i < len && v[i] != '"'; i++) {
+			if (v[i] == '\\' || (unsigned char)v[i] < 32)
+				return 0;
+		}
+		return i < len ? i + 1 : 0;
+	}
+	while (i < len && (isalnum((unsigned char)v[i]) || v[i] == '-' ||
+	    v[i] == '_'))
+		i++;
+	return i == start ? 0 : i;
+}
+
+/*
+ * Is the raw value of an address field a plain list (a@b.c, Name <a@b.c>,
+ * "Name" <a@b.c>, separated by commas), in 7-bit text, that GMime's
+ * address parser reads without a warning? false when in doubt.
+ */
+bool
+msg_addr_simple(const char *v, size_t len)
+{
+	size_t	 i = skip_blanks(v, 0, len), next;
+
+	if (i == len)
+		return false;
+	for (;;) {
+		if ((next = addr_spec(v, i, len)) != 0) {
+			i = next;
+		} else {
+			while (i < len && v[i] != '<') {
+				if ((next = phrase_word(v, i, len)) == 0)
+					return false;
+				i = skip_blanks(v, next, len);
+			}
+			if (i == len)
+				return false;
+			i = skip_blanks(v, i + 1, len);
+			if ((next = addr_spec(v, i, len)) == 0)
+				return false;
+			i = skip_blanks(v, next, len);
+			if (i == len || v[i] != '>')
+				return false;
+			i++;
+		}
+		i = skip_blanks(v, i, len);
+		if (i == len)
+			return true;
+		if (v[i] != ',')
+			return false;
+		i = skip_blanks(v, i + 1, len);
+		if (i == len)
+			return false;
+	}
 }

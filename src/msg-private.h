@@ -108,6 +108,10 @@ struct msg {
 	const char		*list_id;
 	bool			 is_list;
 	const char		*auto_reason;	/* NULL: not automatic */
+	bool			 auto_done;	/* auto_reason is known */
+	bool			 addrs_done;	/* addrs[] are loaded */
+	size_t			 addr_defect_pos;	/* where their defects go */
+	size_t			 defect_insert;	/* SIZE_MAX: append */
 
 	bool			 body_done;
 	const char		*text;
@@ -145,6 +149,7 @@ int		 msg_head_split(const char *, size_t, struct msg_field **,
 		    size_t *);
 size_t		 msg_head_unfold(const char *, size_t, char *);
 bool		 msg_field_is(const struct msg_field *, const char *);
+bool		 msg_addr_simple(const char *, size_t);
 
 /* msg.c: what GMime's message does with the fields of a header block. */
 int		 msg_head_message_fields(struct msg *,

@@ -87,6 +87,7 @@ static const char *first_reference(struct msg *, const char *);
 static const char *all_references(struct msg *, const char *);
 static void	 load_date(struct msg *);
 static void	 load_addrs(struct msg *, enum msg_addr_field);
+static void	 ensure_addrs(struct msg *);
 static void	 add_addr_list(struct msg *, enum msg_addr_field,
 		    InternetAddressList *, int);
 static void	 add_addr(struct msg *, enum msg_addr_field, const char *,
@@ -156,6 +157,7 @@ msg_new_take(char *data, size_t len, const struct msg_limits *limits)
 	m->raw_len = len;
 	m->date_time = (time_t)-1;
 	m->subject = "";
+	m->defect_insert = SIZE_MAX;
 	m->options = g_mime_parser_options_new();
 	g_mime_parser_options_set_warning_callback(m->options, on_warning, m);
 
@@ -257,10 +259,18 @@ msg_defect(struct msg *m, const char *fmt, ...)
 	sane = msg_utf8_sanitize(s, strlen(s));
 	free(s);
 	for (i = 0; i < m->ndefects; i++) {
-		if (strcmp(m->defects[i], sane) == 0) {
-			free(sane);
-			return;
+		if (strcmp(m->defects[i], sane) != 0)
+			continue;
+		free(sane);
+		/* Found later than where it belongs: move it there. */
+		if (m->defect_insert != SIZE_MAX && i >= m->defect_insert) {
+			sane = m->defects[i];
+			memmove(&m->defects[m->defect_insert + 1],
+			    &m->defects[m->defect_insert],
+			    (i - m->defect_insert) * sizeof *m->defects);
+			m->defects[m->defect_insert++] = sane;
 		}
+		return;
 	}
 	if (m->ndefects == MSG_MAX_DEFECTS) {
 		free(sane);
@@ -271,7 +281,14 @@ msg_defect(struct msg *m, const char *fmt, ...)
 		m->defects = xreallocarray(m->defects, m->defects_size,
 		    sizeof *m->defects);
 	}
-	m->defects[m->ndefects++] = sane;
+	if (m->defect_insert != SIZE_MAX && m->defect_insert < m->ndefects) {
+		memmove(&m->defects[m->defect_insert + 1],
+		    &m->defects[m->defect_insert],
+		    (m->ndefects - m->defect_insert) * sizeof *m->defects);
+		m->defects[m->defect_insert++] = sane;
+	} else
+		m->defects[m->ndefects] = sane;
+	m->ndefects++;
 }
 
 static void
@@ -449,8 +466,6 @@ msg_gmime_parse(struct msg *m, const char *data, size_t len)
 static void
 parse_headers(struct msg *m)
 {
-	int	 f;
-
 	if (gmime_only || head_own(m) != 0) {
 		msg_stats.head_gmime++;
 		if (head_gmime(m) != 0)
@@ -461,11 +476,28 @@ parse_headers(struct msg *m)
 		msg_defect(m, "no header fields");
 	load_ids(m);
 	load_date(m);
-	for (f = 0; f < MSG_ADDR_FIELD_COUNT; f++)
-		load_addrs(m, (enum msg_addr_field)f);
+	/*
+	 * Address fields are parsed, and the automatic-mail check made, when
+	 * first asked for; their defects still go here in the list.
+	 */
+	m->addr_defect_pos = m->ndefects;
 	load_return_path(m);
 	load_list(m);
-	m->auto_reason = check_auto(m);
+}
+
+/* Every address field, once, its defects where parse_headers() left room. */
+static void
+ensure_addrs(struct msg *m)
+{
+	int	 f;
+
+	if (m->addrs_done)
+		return;
+	m->addrs_done = true;
+	m->defect_insert = m->addr_defect_pos;
+	for (f = 0; f < MSG_ADDR_FIELD_COUNT; f++)
+		load_addrs(m, (enum msg_addr_field)f);
+	m->defect_insert = SIZE_MAX;
 }
 
 /* The header block parsed by GMime: what msg-head.c is unsure of. */
@@ -621,6 +653,9 @@ msg_head_message_fields(struct msg *m, const struct msg_field *f, char **vals,
 		for (k = 0; k < G_N_ELEMENTS(gmime_addr_fields); k++) {
 			if (!msg_field_is(&f[i], gmime_addr_fields[k]))
 				continue;
+			/* Most lists are plain: no warning to look for. */
+			if (msg_addr_simple(f[i].value, f[i].value_len))
+				break;
 			/* GMime parses the value as written, folds and all. */
 			raw = xstrndup(f[i].value, f[i].value_len);
 			m->warn_mode = MSG_WARN_AT;
@@ -1336,6 +1371,7 @@ msg_addrs(struct msg *m, enum msg_addr_field f, const struct msg_addr **out)
 		*out = NULL;
 		return 0;
 	}
+	ensure_addrs(m);
 	*out = m->addrs[f];
 	return m->naddrs[f];
 }
@@ -1405,6 +1441,10 @@ msg_is_list(struct msg *m)
 bool
 msg_is_auto(struct msg *m, const char **why)
 {
+	if (!m->auto_done) {
+		m->auto_done = true;
+		m->auto_reason = check_auto(m);
+	}
 	if (why != NULL)
 		*why = m->auto_reason;
 	return m->auto_reason != NULL;
@@ -1413,6 +1453,7 @@ msg_is_auto(struct msg *m, const char **why)
 size_t
 msg_defects(struct msg *m, const char *const **out)
 {
+	ensure_addrs(m);
 	*out = (const char *const *)m->defects;
 	return m->ndefects;
 }
