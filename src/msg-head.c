@@ -26,6 +26,7 @@ static bool	 is_atext(unsigned char);
 static size_t	 skip_blanks(const char *, size_t, size_t);
 static size_t	 addr_spec(const char *, size_t, size_t);
 static size_t	 phrase_word(const char *, size_t, size_t);
+static size_t	 comment(const char *, size_t, size_t);
 
 /*
  * The length of the name at the start of a line of len bytes, its colon at
@@ -204,23 +205,52 @@ addr_spec(const char *v, size_t i, size_t len)
 	}
 }
 
-/* A word of a display name: letters and digits, or a quoted string. */
+/*
+ * A word of a display name: atoms (dots allowed), a quoted string, or one
+ * well-formed RFC 2047 word of B or Q text.
+ */
 static size_t
 phrase_word(const char *v, size_t i, size_t len)
 {
-	size_t	 start = i;
+	size_t	 start = i, q = 0;
 
 	if (i < len && v[i] == '"') {
 		for (i++; i < len && v[i] != '"'; i++) {
-			if (v[i] == '\\' || (unsigned char)v[i] < 32)
+			if (v[i] == '\\' || (unsigned char)v[i] < 32 ||
+			    (unsigned char)v[i] >= 127)
 				return 0;
 		}
 		return i < len ? i + 1 : 0;
 	}
-	while (i < len && (isalnum((unsigned char)v[i]) || v[i] == '-' ||
-	    v[i] == '_'))
+	if (len - i > 2 && v[i] == '=' && v[i + 1] == '?') {
+		for (i += 2; i < len && v[i] > 32 && v[i] < 127; i++) {
+			if (v[i] == '?' && ++q == 3)
+				break;
+			if (q == 2 && v[i] == '?' && (v[i - 2] != '?' ||
+			    strchr("BbQq", v[i - 1]) == NULL))
+				return 0;
+		}
+		if (q != 3 || i + 1 >= len || v[i + 1] != '=')
+			return 0;
+		i += 2;
+		return i == len || v[i] == ' ' || v[i] == '\t' ||
+		    v[i] == '\r' || v[i] == '\n' || v[i] == '<' ? i : 0;
+	}
+	while (i < len && (is_atext((unsigned char)v[i]) || v[i] == '.'))
 		i++;
 	return i == start ? 0 : i;
+}
+
+/* A comment without nesting or quoting: the index after it, or 0. */
+static size_t
+comment(const char *v, size_t i, size_t len)
+{
+	for (i++; i < len && v[i] != ')'; i++) {
+		if (v[i] == '(' || v[i] == '\\' || (unsigned char)v[i] < 32 ||
+		    (unsigned char)v[i] >= 127)
+			return 0;
+	}
+	return i < len ? i + 1 : 0;
 }
 
 /*
@@ -255,6 +285,11 @@ msg_addr_simple(const char *v, size_t len)
 			i++;
 		}
 		i = skip_blanks(v, i, len);
+		if (i < len && v[i] == '(') {
+			if ((i = comment(v, i, len)) == 0)
+				return false;
+			i = skip_blanks(v, i, len);
+		}
 		if (i == len)
 			return true;
 		if (v[i] != ',')
