@@ -86,6 +86,8 @@ static int	 own_crypto_flags(struct msg_mime_part *);
 static bool	 own_is_body_text(struct msg_mime_part *);
 static const char *own_filename(struct msg_mime_part *);
 static char	*own_decode(struct msg *, struct msg_mime_part *, size_t *);
+static const char *own_content(struct msg *, struct msg_mime_part *,
+		    char **, size_t *);
 static void	 own_attachment(struct walk *, struct msg_mime_part *, int);
 static size_t	 own_size(struct msg *, struct msg_mime_part *);
 
@@ -193,15 +195,17 @@ own_object(struct walk *w, struct msg_mime_part *part, size_t depth,
 		flags |= own_crypto_flags(part);
 		if ((flags & (WALK_NESTED | WALK_ENCRYPTED)) == 0 &&
 		    own_is_body_text(part)) {
-			char	*raw, *charset = NULL;
-			size_t	 len;
+			char		*raw;
+			const char	*charset = NULL;
+			size_t		 len;
 
-			raw = own_decode(w->m, part, &len);
+			const char *text;
+
+			text = own_content(w->m, part, &raw, &len);
 			if (part->type != NULL)
-				charset = (char *)(uintptr_t)
-				    g_mime_content_type_get_parameter(
+				charset = g_mime_content_type_get_parameter(
 				    part->type, "charset");
-			add_decoded(w, raw, len, charset,
+			add_decoded(w, text, len, charset,
 			    own_is(part, "text", "html"));
 			free(raw);
 		} else
@@ -334,6 +338,26 @@ own_filename(struct msg_mime_part *part)
 	if (name == NULL && part->type != NULL)
 		name = g_mime_content_type_get_parameter(part->type, "name");
 	return name;
+}
+
+/*
+ * A leaf's content, transfer encoding undone: in the message itself when
+ * there is none to undo, else in *decoded, to be freed.
+ */
+static const char *
+own_content(struct msg *m, struct msg_mime_part *part, char **decoded,
+    size_t *len)
+{
+	*decoded = NULL;
+	switch (part->encoding) {
+	case GMIME_CONTENT_ENCODING_BASE64:
+	case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
+	case GMIME_CONTENT_ENCODING_UUENCODE:
+		return *decoded = own_decode(m, part, len);
+	default:
+		*len = part->content_len;
+		return m->parse + part->content;
+	}
 }
 
 /* A leaf's content, transfer encoding undone, NUL after. */

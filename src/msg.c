@@ -587,7 +587,8 @@ msg_head_warn_fields(struct msg *m, const struct msg_field *f, size_t n,
 			    base + f[i].offset, (int)MIN(f[i].value_len, 80),
 			    f[i].value);
 		else if (!utf8_ascii(f[i].name, f[i].name_len) ||
-		    !g_utf8_validate_len(f[i].value, f[i].value_len, NULL))
+		    (!utf8_ascii(f[i].value, f[i].value_len) &&
+		    !g_utf8_validate_len(f[i].value, f[i].value_len, NULL)))
 			msg_defect(m, "%s at byte %zu: %.*s",
 			    warning_text(GMIME_WARN_UNENCODED_8BIT_HEADER),
 			    base + f[i].offset, (int)MIN(f[i].name_len, 80),
@@ -599,9 +600,16 @@ msg_head_warn_fields(struct msg *m, const struct msg_field *f, size_t n,
 static bool
 utf8_ascii(const char *s, size_t len)
 {
-	size_t	 i;
+	uint64_t	 w, acc = 0;
+	size_t		 i;
 
-	for (i = 0; i < len; i++) {
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		acc |= w;
+	}
+	if (acc & UINT64_C(0x8080808080808080))
+		return false;
+	for (; i < len; i++) {
 		if ((unsigned char)s[i] >= 0x80)
 			return false;
 	}
