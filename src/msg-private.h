@@ -62,6 +62,14 @@ struct msg_mime {
 	size_t			 nparts;
 };
 
+/* A check put off until the defects are asked for. */
+struct msg_deferred {
+	const char	*value;		/* raw field value, in m->parse */
+	size_t		 len;
+	size_t		 offset;	/* of the field */
+	size_t		 pos;		/* where in the defects its own go */
+};
+
 /* How often each path was taken (by tests and benchmarks). */
 struct msg_stats {
 	size_t	 head_own;	/* header blocks split by msg-head.c */
@@ -112,6 +120,9 @@ struct msg {
 	bool			 addrs_done;	/* addrs[] are loaded */
 	size_t			 addr_defect_pos;	/* where their defects go */
 	size_t			 defect_insert;	/* SIZE_MAX: append */
+	/* Address lists GMime's parser must check, when defects are asked. */
+	struct msg_deferred	*deferred;
+	size_t			 ndeferred;
 
 	bool			 body_done;
 	const char		*text;
@@ -153,7 +164,7 @@ bool		 msg_addr_simple(const char *, size_t);
 
 /* msg.c: what GMime's message does with the fields of a header block. */
 int		 msg_head_message_fields(struct msg *,
-		    const struct msg_field *, char **, size_t);
+		    const struct msg_field *, char **, size_t, bool);
 /* msg.c: field i repeated (any field, or only those allowed once). */
 void		 msg_head_repeated(struct msg *, const struct msg_field *,
 		    size_t, bool);

@@ -66,6 +66,9 @@ static void	 parse_headers(struct msg *);
 static int	 head_gmime(struct msg *);
 static int	 head_own(struct msg *);
 static void	 top_free(struct msg *);
+static void	 addr_check(struct msg *, const char *, size_t, size_t);
+static void	 defer_addr_check(struct msg *, const struct msg_field *);
+static void	 run_deferred(struct msg *);
 static bool	 utf8_ascii(const char *, size_t);
 static int	 head_top_part(struct msg *, const struct msg_field *,
 		    char **, size_t);
@@ -196,6 +199,7 @@ msg_free(struct msg *m)
 	msg_body_free(m);
 	top_free(m);
 	free(m->head_store);
+	free(m->deferred);
 	for (i = 0; i < m->narrays; i++)
 		g_byte_array_free(m->arrays[i], FALSE);
 	free(m->arrays);
@@ -551,9 +555,10 @@ head_own(struct msg *m)
 		o += msg_head_unfold(f[i].value, f[i].value_len, o) + 1;
 	}
 	msg_head_warn_fields(m, f, n, 0);
-	if (msg_head_message_fields(m, f, vals, n) != 0 ||
+	if (msg_head_message_fields(m, f, vals, n, true) != 0 ||
 	    head_top_part(m, f, vals, n) != 0) {
 		msg_defects_truncate(m, ndefects);
+		m->ndeferred = 0;
 		top_free(m);
 		free(store);
 		free(vals);
@@ -627,6 +632,58 @@ top_free(struct msg *m)
 	m->top.disposition = NULL;
 }
 
+/*
+ * GMime's parse of an address list as written (folds and all): what it
+ * warns about is reported at the field's offset.
+ */
+static void
+addr_check(struct msg *m, const char *value, size_t len, size_t offset)
+{
+	InternetAddressList	*list;
+	char			*raw;
+
+	raw = xstrndup(value, len);
+	m->warn_mode = MSG_WARN_AT;
+	m->warn_at = (gint64)offset;
+	list = internet_address_list_parse(m->options, raw);
+	m->warn_mode = MSG_WARN_RECORD;
+	free(raw);
+	if (list != NULL)
+		g_object_unref(list);
+}
+
+/* The check of a header field's address list, when defects are asked for. */
+static void
+defer_addr_check(struct msg *m, const struct msg_field *f)
+{
+	struct msg_deferred	*d;
+
+	m->deferred = xreallocarray(m->deferred, m->ndeferred + 1,
+	    sizeof *m->deferred);
+	d = &m->deferred[m->ndeferred++];
+	d->value = f->value;
+	d->len = f->value_len;
+	d->offset = f->offset;
+	d->pos = m->ndefects;
+}
+
+/*
+ * The deferred checks, their defects put where they were found: the last
+ * first, so that each one's place is still where it was.
+ */
+static void
+run_deferred(struct msg *m)
+{
+	struct msg_deferred	*d;
+
+	while (m->ndeferred > 0) {
+		d = &m->deferred[--m->ndeferred];
+		m->defect_insert = d->pos;
+		addr_check(m, d->value, d->len, d->offset);
+		m->defect_insert = SIZE_MAX;
+	}
+}
+
 void
 msg_defects_truncate(struct msg *m, size_t n)
 {
@@ -641,13 +698,12 @@ msg_defects_truncate(struct msg *m, size_t n)
  */
 int
 msg_head_message_fields(struct msg *m, const struct msg_field *f, char **vals,
-    size_t n)
+    size_t n, bool defer)
 {
 	static const char *const gmime_addr_fields[] = { "Sender", "From",
 	    "Reply-To", "To", "Cc", "Bcc", "Resent-Sender", "Resent-From",
 	    "Resent-Reply-To", "Resent-To", "Resent-Cc", "Resent-Bcc" };
-	InternetAddressList	*list;
-	char			*d, *raw;
+	char			*d;
 	size_t			 i, k;
 
 	m->warned = false;
@@ -664,15 +720,11 @@ msg_head_message_fields(struct msg *m, const struct msg_field *f, char **vals,
 			/* Most lists are plain: no warning to look for. */
 			if (msg_addr_simple(f[i].value, f[i].value_len))
 				break;
-			/* GMime parses the value as written, folds and all. */
-			raw = xstrndup(f[i].value, f[i].value_len);
-			m->warn_mode = MSG_WARN_AT;
-			m->warn_at = (gint64)f[i].offset;
-			list = internet_address_list_parse(m->options, raw);
-			m->warn_mode = MSG_WARN_RECORD;
-			free(raw);
-			if (list != NULL)
-				g_object_unref(list);
+			if (defer)
+				defer_addr_check(m, &f[i]);
+			else
+				addr_check(m, f[i].value, f[i].value_len,
+				    f[i].offset);
 			break;
 		}
 		if (msg_field_is(&f[i], "Subject") &&
@@ -1461,7 +1513,9 @@ msg_is_auto(struct msg *m, const char **why)
 size_t
 msg_defects(struct msg *m, const char *const **out)
 {
+	/* The address fields' defects come after the header block's. */
 	ensure_addrs(m);
+	run_deferred(m);
 	*out = (const char *const *)m->defects;
 	return m->ndefects;
 }
