@@ -203,8 +203,8 @@ own_object(struct walk *w, struct msg_mime_part *part, size_t depth,
 
 			text = own_content(w->m, part, &raw, &len);
 			if (part->type != NULL)
-				charset = g_mime_content_type_get_parameter(
-				    part->type, "charset");
+				charset = msg_ctype_param(part->type,
+				    "charset");
 			add_decoded(w, text, len, charset,
 			    own_is(part, "text", "html"));
 			free(raw);
@@ -276,7 +276,7 @@ static bool
 own_is(struct msg_mime_part *part, const char *type, const char *subtype)
 {
 	if (part->type != NULL)
-		return g_mime_content_type_is_type(part->type, type, subtype);
+		return msg_ctype_is(part->type, type, subtype);
 	if (part->default_message)
 		return g_ascii_strcasecmp(type, "message") == 0 &&
 		    g_ascii_strcasecmp(subtype, "rfc822") == 0;
@@ -294,8 +294,7 @@ own_crypto_flags(struct msg_mime_part *part)
 		return 0;
 	if (own_is(part, "application", "pkcs7-mime") ||
 	    own_is(part, "application", "x-pkcs7-mime")) {
-		smime = g_mime_content_type_get_parameter(part->type,
-		    "smime-type");
+		smime = msg_ctype_param(part->type, "smime-type");
 		if (smime != NULL && g_ascii_strcasecmp(smime,
 		    "signed-data") == 0)
 			return WALK_SIGNED;
@@ -336,7 +335,7 @@ own_filename(struct msg_mime_part *part)
 		name = g_mime_content_disposition_get_parameter(
 		    part->disposition, "filename");
 	if (name == NULL && part->type != NULL)
-		name = g_mime_content_type_get_parameter(part->type, "name");
+		name = msg_ctype_param(part->type, "name");
 	return name;
 }
 
@@ -427,7 +426,8 @@ own_attachment(struct walk *w, struct msg_mime_part *part, int flags)
 		name = "";
 	a->filename = msg_keep_utf8(m, name, strlen(name));
 	if (part->type != NULL)
-		type = g_mime_content_type_get_mime_type(part->type);
+		type = g_strdup_printf("%s/%s", part->type->type,
+		    part->type->subtype);
 	else
 		type = g_strdup(part->default_message ? "message/rfc822" :
 		    "text/plain");

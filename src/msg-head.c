@@ -27,6 +27,11 @@ static size_t	 skip_blanks(const char *, size_t, size_t);
 static size_t	 addr_spec(const char *, size_t, size_t);
 static size_t	 phrase_word(const char *, size_t, size_t);
 static size_t	 comment(const char *, size_t, size_t);
+static bool	 is_token_char(char);
+static size_t	 skip_wsp(const char *, size_t);
+static char	*copy_span(char **, const char *, const size_t [2]);
+static struct msg_ctype *ctype_plain(const char *);
+static struct msg_ctype *ctype_gmime(struct msg *, const char *);
 
 /*
  * The length of the name at the start of a line of len bytes, its colon at
@@ -298,4 +303,205 @@ msg_addr_simple(const char *v, size_t len)
 		if (i == len)
 			return false;
 	}
+}
+
+static bool
+is_token_char(char c)
+{
+	return c > 32 && c < 127 && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+}
+
+static size_t
+skip_wsp(const char *v, size_t i)
+{
+	while (v[i] == ' ' || v[i] == '\t')
+		i++;
+	return i;
+}
+
+/* The bytes of v from span[0] to span[1], NUL after, at *o; moves *o. */
+static char *
+copy_span(char **o, const char *v, const size_t span[2])
+{
+	char	*s = *o;
+	size_t	 n = span[1] - span[0];
+
+	memcpy(s, v + span[0], n);
+	s[n] = '\0';
+	*o = s + n + 1;
+	return s;
+}
+
+/*
+ * A Content-Type value in its plain form (type/subtype, then name=token or
+ * name="text" parameters, 7-bit, no RFC 2231 names, no parameter twice)
+ * read without GMime; NULL for anything else.
+ */
+static struct msg_ctype *
+ctype_plain(const char *v)
+{
+	struct msg_ctype	*ct;
+	size_t			 i, k, np = 0, size;
+	size_t			 type[2][2], spans[64][2][2];
+	char			*o;
+
+	for (i = 0; is_token_char(v[i]); i++)
+		continue;
+	if (i == 0 || v[i] != '/')
+		return NULL;
+	type[0][0] = 0;
+	type[0][1] = i;
+	type[1][0] = ++i;
+	while (is_token_char(v[i]))
+		i++;
+	if (i == type[1][0])
+		return NULL;
+	type[1][1] = i;
+	for (;;) {
+		i = skip_wsp(v, i);
+		if (v[i] == '\0')
+			break;
+		if (v[i] != ';' || np == 64)
+			return NULL;
+		i = skip_wsp(v, i + 1);
+		spans[np][0][0] = i;
+		while (is_token_char(v[i]) && v[i] != '*')
+			i++;
+		if (i == spans[np][0][0] || v[i] != '=')
+			return NULL;
+		spans[np][0][1] = i++;
+		if (v[i] == '"') {
+			spans[np][1][0] = ++i;
+			while (v[i] != '"' && v[i] != '\0') {
+				if (v[i] == '\\' || (unsigned char)v[i] < 32 ||
+				    (unsigned char)v[i] >= 127)
+					return NULL;
+				i++;
+			}
+			if (v[i] != '"')
+				return NULL;
+			spans[np][1][1] = i++;
+		} else {
+			spans[np][1][0] = i;
+			while (is_token_char(v[i]))
+				i++;
+			if (i == spans[np][1][0])
+				return NULL;
+			spans[np][1][1] = i;
+		}
+		for (k = 0; k < np; k++) {
+			if (spans[k][0][1] - spans[k][0][0] ==
+			    spans[np][0][1] - spans[np][0][0] &&
+			    strncasecmp(v + spans[k][0][0], v + spans[np][0][0],
+			    spans[np][0][1] - spans[np][0][0]) == 0)
+				return NULL;	/* GMime warns */
+		}
+		np++;
+	}
+	size = sizeof *ct + 2 * np * sizeof(char *) + strlen(v) + 3 + 2 * np;
+	ct = xcalloc(1, size);
+	ct->names = (char **)(ct + 1);
+	ct->values = ct->names + np;
+	o = (char *)(ct->values + np);
+	ct->type = copy_span(&o, v, type[0]);
+	ct->subtype = copy_span(&o, v, type[1]);
+	for (k = 0; k < np; k++) {
+		ct->names[k] = copy_span(&o, v, spans[k][0]);
+		ct->values[k] = copy_span(&o, v, spans[k][1]);
+	}
+	ct->nparams = np;
+	ct->refs = 1;
+	return ct;
+}
+
+/* GMime's parse of a Content-Type, copied out of its objects. */
+static struct msg_ctype *
+ctype_gmime(struct msg *m, const char *v)
+{
+	GMimeContentType	*gct;
+	GMimeParamList		*list;
+	GMimeParam		*param;
+	struct msg_ctype	*ct;
+	const char		*name, *value;
+	size_t			 size, k, np;
+	char			*o;
+	int			 i;
+
+	gct = g_mime_content_type_parse(m->options, v);
+	list = g_mime_content_type_get_parameters(gct);
+	np = list == NULL ? 0 : (size_t)g_mime_param_list_length(list);
+	size = sizeof *ct + 2 * np * sizeof(char *) + 2;
+	size += strlen(g_mime_content_type_get_media_type(gct)) +
+	    strlen(g_mime_content_type_get_media_subtype(gct));
+	for (k = 0; k < np; k++) {
+		param = g_mime_param_list_get_parameter_at(list, (int)k);
+		size += strlen(g_mime_param_get_name(param)) + 2 +
+		    strlen(g_mime_param_get_value(param));
+	}
+	ct = xcalloc(1, size);
+	ct->names = (char **)(ct + 1);
+	ct->values = ct->names + np;
+	o = (char *)(ct->values + np);
+	ct->type = o;
+	o = stpcpy(o, g_mime_content_type_get_media_type(gct)) + 1;
+	ct->subtype = o;
+	o = stpcpy(o, g_mime_content_type_get_media_subtype(gct)) + 1;
+	for (i = 0; i < (int)np; i++) {
+		param = g_mime_param_list_get_parameter_at(list, i);
+		name = g_mime_param_get_name(param);
+		value = g_mime_param_get_value(param);
+		ct->names[i] = o;
+		o = stpcpy(o, name) + 1;
+		ct->values[i] = o;
+		o = stpcpy(o, value) + 1;
+	}
+	ct->nparams = np;
+	ct->refs = 1;
+	g_object_unref(gct);
+	return ct;
+}
+
+/*
+ * A Content-Type value as GMime reads it: plain ones here, the rest by
+ * GMime (whose warnings go where the caller's mode sends them).
+ */
+struct msg_ctype *
+msg_ctype_parse(struct msg *m, const char *v)
+{
+	struct msg_ctype	*ct;
+
+	if ((ct = ctype_plain(v)) != NULL)
+		return ct;
+	return ctype_gmime(m, v);
+}
+
+void
+msg_ctype_free(struct msg_ctype *ct)
+{
+	if (ct != NULL && --ct->refs == 0)
+		free(ct);
+}
+
+/* As g_mime_content_type_is_type(): any case, "*" for any. */
+bool
+msg_ctype_is(const struct msg_ctype *ct, const char *type,
+    const char *subtype)
+{
+	if (strcmp(type, "*") != 0 && g_ascii_strcasecmp(ct->type, type) != 0)
+		return false;
+	return strcmp(subtype, "*") == 0 ||
+	    g_ascii_strcasecmp(ct->subtype, subtype) == 0;
+}
+
+/* The value of a parameter (name in any case), or NULL. */
+const char *
+msg_ctype_param(const struct msg_ctype *ct, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < ct->nparams; i++) {
+		if (g_ascii_strcasecmp(ct->names[i], name) == 0)
+			return ct->values[i];
+	}
+	return NULL;
 }

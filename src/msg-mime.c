@@ -105,8 +105,7 @@ msg_mime_free(struct msg_mime *mm)
 		return;
 	for (part = mm->all; part != NULL; part = next) {
 		next = part->next_alloc;
-		if (part->type != NULL)
-			g_object_unref(part->type);
+		msg_ctype_free(part->type);
 		if (part->disposition != NULL)
 			g_object_unref(part->disposition);
 		free(part);
@@ -139,7 +138,7 @@ msg_mime_parse(struct msg *m)
 	mm->top->first_encoding = m->top.first_encoding;
 	mm->top->type_offset = m->top.type_offset;
 	if (mm->top->type != NULL)
-		g_object_ref(mm->top->type);
+		mm->top->type->refs++;
 	if (mm->top->disposition != NULL)
 		g_object_ref(mm->top->disposition);
 	mm->top->has_fields = m->nheaders > 0;
@@ -162,8 +161,8 @@ set_kind(struct msg_mime_part *part)
 	const char	*type, *sub;
 
 	if (part->type != NULL) {
-		type = g_mime_content_type_get_media_type(part->type);
-		sub = g_mime_content_type_get_media_subtype(part->type);
+		type = part->type->type;
+		sub = part->type->subtype;
 	} else {
 		type = part->default_message ? "message" : "text";
 		sub = part->default_message ? "rfc822" : "plain";
@@ -315,7 +314,7 @@ scan_multipart(struct scan *sc, struct msg_mime_part *part, size_t depth)
 	size_t		 start, len;
 
 	boundary = part->type == NULL ? NULL :
-	    g_mime_content_type_get_parameter(part->type, "boundary");
+	    msg_ctype_param(part->type, "boundary");
 	if (boundary == NULL || sc->nbounds == MIME_MAX_NESTING ||
 	    strlen(boundary) > MIME_MAX_BOUNDARY) {
 		sc->unsure = true;	/* GMime warns; let it */
@@ -334,8 +333,7 @@ scan_multipart(struct scan *sc, struct msg_mime_part *part, size_t depth)
 	}
 	if (found == FOUND_PARENT || found == FOUND_PARENT_END)
 		msg_defect(sc->m, "multipart without parts at byte %zu: %.80s",
-		    part->type_offset, g_mime_content_type_get_media_subtype(
-		    part->type));
+		    part->type_offset, part->type->subtype);
 	if (found == FOUND_EOS)
 		msg_defect(sc->m, "truncated message");
 	free(sc->bounds[--sc->nbounds].text);
@@ -354,8 +352,7 @@ scan_subparts(struct scan *sc, struct msg_mime_part *parent, size_t depth)
 	enum found		 found;
 	bool			 digest;
 
-	digest = g_ascii_strcasecmp(g_mime_content_type_get_media_subtype(
-	    parent->type), "digest") == 0;
+	digest = g_ascii_strcasecmp(parent->type->subtype, "digest") == 0;
 	do {
 		if (skip_line(sc) != 0)
 			return FOUND_EOS;
@@ -558,8 +555,7 @@ msg_part_fields(struct msg *m, const struct msg_field *f, char **vals,
 			if (!type_shape(v))
 				m->warned = true;
 			else {
-				part->type = g_mime_content_type_parse(
-				    m->options, v);
+				part->type = msg_ctype_parse(m, v);
 				part->type_offset = f[i].offset;
 			}
 		} else if (msg_field_is(&f[i], "Content-Disposition"))
@@ -576,9 +572,8 @@ msg_part_fields(struct msg *m, const struct msg_field *f, char **vals,
 		decoded = NULL;
 	}
 	m->warn_mode = MSG_WARN_RECORD;
-	if (part->type != NULL && g_mime_content_type_is_type(part->type,
-	    "multipart", "*") && g_mime_content_type_get_parameter(part->type,
-	    "boundary") == NULL)
+	if (part->type != NULL && msg_ctype_is(part->type, "multipart", "*") &&
+	    msg_ctype_param(part->type, "boundary") == NULL)
 		m->warned = true;
 	return m->warned ? -1 : 0;
 }

@@ -30,6 +30,16 @@ struct msg_field {
 	bool		 invalid;	/* not a field: GMime drops it */
 };
 
+/* A Content-Type as GMime reads it, without GMime's objects. */
+struct msg_ctype {
+	char		*type;		/* as written */
+	char		*subtype;
+	size_t		 nparams;
+	char		**names;
+	char		**values;	/* unquoted */
+	int		 refs;
+};
+
 enum msg_mime_kind {
 	MIME_LEAF,
 	MIME_MULTIPART,
@@ -38,7 +48,7 @@ enum msg_mime_kind {
 
 /* A part found by msg-mime.c; content points into the message. */
 struct msg_mime_part {
-	GMimeContentType	*type;		/* NULL: none written */
+	struct msg_ctype	*type;		/* NULL: none written */
 	GMimeContentDisposition	*disposition;
 	GMimeContentEncoding	 encoding;
 	GMimeContentEncoding	 first_encoding;	/* of the first field */
@@ -161,6 +171,11 @@ int		 msg_head_split(const char *, size_t, struct msg_field **,
 size_t		 msg_head_unfold(const char *, size_t, char *);
 bool		 msg_field_is(const struct msg_field *, const char *);
 bool		 msg_addr_simple(const char *, size_t);
+struct msg_ctype *msg_ctype_parse(struct msg *, const char *);
+void		 msg_ctype_free(struct msg_ctype *);
+bool		 msg_ctype_is(const struct msg_ctype *, const char *,
+		    const char *);
+const char	*msg_ctype_param(const struct msg_ctype *, const char *);
 
 /* msg.c: what GMime's message does with the fields of a header block. */
 int		 msg_head_message_fields(struct msg *,

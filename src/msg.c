@@ -569,7 +569,7 @@ head_own(struct msg *m)
 	m->head_store = store;
 	m->own_head = true;
 	set_fallback_charsets(m, m->top.type == NULL ? NULL :
-	    g_mime_content_type_get_parameter(m->top.type, "charset"));
+	    msg_ctype_param(m->top.type, "charset"));
 	free(vals);
 	free(f);
 	return 0;
@@ -624,8 +624,7 @@ utf8_ascii(const char *s, size_t len)
 static void
 top_free(struct msg *m)
 {
-	if (m->top.type != NULL)
-		g_object_unref(m->top.type);
+	msg_ctype_free(m->top.type);
 	if (m->top.disposition != NULL)
 		g_object_unref(m->top.disposition);
 	m->top.type = NULL;
