@@ -976,6 +976,9 @@ decode_text(struct msg *m, const char *s)
 	const char	*cut, *next;
 	char		*piece, *d;
 
+	/* Plain 7-bit text without encoded words decodes to itself. */
+	if (strstr(s, "=?") == NULL && utf8_ascii(s, strlen(s)))
+		return g_strdup(s);
 	out = g_string_new(NULL);
 	while ((cut = strstr(s, "=?=")) != NULL) {
 		piece = g_strndup(s, (size_t)(cut + 3 - s));
