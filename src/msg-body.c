@@ -1,7 +1,10 @@
 /*
  * The body of a message: the text a person reads and the list of
- * attachments, from one walk over GMime's MIME tree, done the first time
- * either is asked for.
+ * attachments, from one walk over its MIME parts, done the first time
+ * either is asked for. The parts are msg-mime.c's, found over the raw
+ * bytes; when it cannot be sure to read a body as GMime does, GMime's
+ * tree is built and walked instead (walk_object() and own_object() make
+ * the same choices).
  *
  * What counts as text: text/plain and text/html leaves that are neither
  * marked as attachments nor carry a file name. In multipart/alternative one

@@ -130,7 +130,8 @@ unsure:
 size_t
 msg_head_unfold(const char *v, size_t len, char *dst)
 {
-	size_t	 i, o = 0;
+	const char	*nl;
+	size_t		 i, n, o = 0;
 
 	while (len > 0 && (*v == ' ' || *v == '\t' || *v == '\r' ||
 	    *v == '\n')) {
@@ -140,9 +141,22 @@ msg_head_unfold(const char *v, size_t len, char *dst)
 	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t' ||
 	    v[len - 1] == '\r' || v[len - 1] == '\n'))
 		len--;
-	for (i = 0; i < len; i++) {
-		if (v[i] != '\r' && v[i] != '\n')
-			dst[o++] = v[i];
+	while (len > 0) {
+		nl = memchr(v, '\n', len);
+		n = nl == NULL ? len : (size_t)(nl - v);
+		if (memchr(v, '\r', n) == NULL) {
+			memcpy(dst + o, v, n);
+			o += n;
+		} else {
+			for (i = 0; i < n; i++) {
+				if (v[i] != '\r')
+					dst[o++] = v[i];
+			}
+		}
+		if (nl != NULL)
+			n++;
+		v += n;
+		len -= n;
 	}
 	dst[o] = '\0';
 	return o;

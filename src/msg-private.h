@@ -179,10 +179,10 @@ const char	*msg_ctype_param(const struct msg_ctype *, const char *);
 
 /* msg.c: what GMime's message does with the fields of a header block. */
 int		 msg_head_message_fields(struct msg *,
-		    const struct msg_field *, char **, size_t, bool);
-/* msg.c: field i repeated (any field, or only those allowed once). */
+		    const struct msg_field *, char **, size_t, bool, char **);
+/* msg.c: report field i if an earlier one has its name. */
 void		 msg_head_repeated(struct msg *, const struct msg_field *,
-		    size_t, bool);
+		    size_t);
 /* msg.c: what GMime reports of the fields of a block at byte base. */
 void		 msg_head_warn_fields(struct msg *, const struct msg_field *,
 		    size_t, size_t);

@@ -1,9 +1,18 @@
 /*
  * The message as a person reads it: headers, addresses and the cheap facts
  * rules ask about (list mail, automatic mail). Everything here comes from the
- * header block alone, parsed by GMime when the message is created; the body
- * (msg-body.c) is parsed only when its text or attachments are asked for, so
- * header-only rules never pay for MIME decoding.
+ * header block alone, split into fields when the message is created
+ * (msg-head.c, by GMime's rules; GMime's own parser only for a block it
+ * would read in its own way); the body (msg-body.c, msg-mime.c) is parsed
+ * only when its text or attachments are asked for, so header-only rules
+ * never pay for MIME decoding. Address fields are parsed, and the
+ * automatic-mail check made, when first asked for.
+ *
+ * The defects listed are the ones GMime's parser reported when it parsed
+ * every header block (tests/unit/test_msg_diff.c checks this): those of
+ * the fields themselves are found while splitting, those only GMime's
+ * address parser can tell are looked for when msg_defects() is called, and
+ * each is put where it would have been.
  *
  * Every string handed out is owned by the struct msg (its pool) and is valid
  * UTF-8: GMime decodes RFC 2047 and RFC 2231, raw 8-bit text is guessed from
@@ -30,6 +39,11 @@
 #define DEFAULT_MAX_PARTS	1000
 #define DEFAULT_MAX_HEADERS	1000
 #define DEFAULT_MAX_TEXT	(4 * 1024 * 1024)
+
+/* message_field_kind() */
+#define FIELD_ONCE	0x1
+#define FIELD_ADDRESS	0x2
+#define FIELD_SUBJECT	0x4
 
 /* A header field of the parsed message and where it was written. */
 struct header_ref {
@@ -66,6 +80,7 @@ static void	 parse_headers(struct msg *);
 static int	 head_gmime(struct msg *);
 static int	 head_own(struct msg *);
 static void	 top_free(struct msg *);
+static int	 message_field_kind(const struct msg_field *);
 static void	 addr_check(struct msg *, const char *, size_t, size_t);
 static void	 defer_addr_check(struct msg *, const struct msg_field *);
 static void	 run_deferred(struct msg *);
@@ -73,7 +88,7 @@ static bool	 utf8_ascii(const char *, size_t);
 static int	 head_top_part(struct msg *, const struct msg_field *,
 		    char **, size_t);
 static void	 head_keep(struct msg *, const struct msg_field *, char **,
-		    size_t, char *);
+		    char **, size_t, char *);
 static void	 set_fallback_charsets(struct msg *, const char *);
 static size_t	 gather_headers(GMimeMessage *, struct header_ref **);
 static int	 compare_header_ref(const void *, const void *);
@@ -541,38 +556,51 @@ static int
 head_own(struct msg *m)
 {
 	struct msg_field	*f;
-	char			**vals = NULL, *store = NULL, *o;
+	char			**vals = NULL, **decoded = NULL, *store = NULL;
+	char			*o;
 	size_t			 i, n, ndefects = m->ndefects;
+	int			 rc = -1;
 
 	if (msg_head_split(m->parse, m->header_len, &f, &n) != 0)
 		return -1;
 	if (n > 0) {
 		store = xmalloc(m->header_len + 2 * n + 1);
 		vals = xreallocarray(NULL, n, sizeof *vals);
+		decoded = xcalloc(n, sizeof *decoded);
 	}
 	for (i = 0, o = store; i < n; i++) {
 		vals[i] = o;
 		o += msg_head_unfold(f[i].value, f[i].value_len, o) + 1;
 	}
 	msg_head_warn_fields(m, f, n, 0);
-	if (msg_head_message_fields(m, f, vals, n, true) != 0 ||
-	    head_top_part(m, f, vals, n) != 0) {
+	/*
+	 * The top part first: its charset is the fallback for 8-bit text
+	 * the Subject may hold, decoded below as header_value() would.
+	 */
+	if (head_top_part(m, f, vals, n) == 0)
+		set_fallback_charsets(m, m->top.type == NULL ? NULL :
+		    msg_ctype_param(m->top.type, "charset"));
+	else
+		m->warned = true;
+	if (m->warned ||
+	    msg_head_message_fields(m, f, vals, n, true, decoded) != 0) {
 		msg_defects_truncate(m, ndefects);
 		m->ndeferred = 0;
 		top_free(m);
 		free(store);
-		free(vals);
-		free(f);
-		return -1;
+		goto done;
 	}
-	head_keep(m, f, vals, n, o);
+	head_keep(m, f, vals, decoded, n, o);
 	m->head_store = store;
 	m->own_head = true;
-	set_fallback_charsets(m, m->top.type == NULL ? NULL :
-	    msg_ctype_param(m->top.type, "charset"));
+	rc = 0;
+done:
+	for (i = 0; i < n; i++)
+		g_free(decoded[i]);
+	free(decoded);
 	free(vals);
 	free(f);
-	return 0;
+	return rc;
 }
 
 /*
@@ -697,42 +725,38 @@ msg_defects_truncate(struct msg *m, size_t n)
  */
 int
 msg_head_message_fields(struct msg *m, const struct msg_field *f, char **vals,
-    size_t n, bool defer)
+    size_t n, bool defer, char **decoded)
 {
-	static const char *const gmime_addr_fields[] = { "Sender", "From",
-	    "Reply-To", "To", "Cc", "Bcc", "Resent-Sender", "Resent-From",
-	    "Resent-Reply-To", "Resent-To", "Resent-Cc", "Resent-Bcc" };
-	char			*d;
-	size_t			 i, k;
+	char	*d;
+	size_t	 i;
+	int	 kind;
 
 	m->warned = false;
 	for (i = 0; i < n; i++) {
-		if (f[i].invalid)
+		if (f[i].invalid || (f[i].name_len >= 8 &&
+		    strncasecmp(f[i].name, "Content-", 8) == 0))
 			continue;
-		if (f[i].name_len >= 8 && strncasecmp(f[i].name, "Content-",
-		    8) == 0)
-			continue;
-		msg_head_repeated(m, f, i, false);
-		for (k = 0; k < G_N_ELEMENTS(gmime_addr_fields); k++) {
-			if (!msg_field_is(&f[i], gmime_addr_fields[k]))
-				continue;
-			/* Most lists are plain: no warning to look for. */
-			if (msg_addr_simple(f[i].value, f[i].value_len))
-				break;
+		kind = message_field_kind(&f[i]);
+		if (kind & FIELD_ONCE)
+			msg_head_repeated(m, f, i);
+		/* Most lists are plain: no warning to look for. */
+		if ((kind & FIELD_ADDRESS) &&
+		    !msg_addr_simple(f[i].value, f[i].value_len)) {
 			if (defer)
 				defer_addr_check(m, &f[i]);
 			else
 				addr_check(m, f[i].value, f[i].value_len,
 				    f[i].offset);
-			break;
 		}
-		if (msg_field_is(&f[i], "Subject") &&
-		    strstr(vals[i], "=?") != NULL) {
-			m->warned = false;
+		if ((kind & FIELD_SUBJECT) && strstr(vals[i], "=?") != NULL) {
 			m->warn_mode = MSG_WARN_CAPTURE;
 			d = g_mime_utils_header_decode_text(m->options, vals[i]);
 			m->warn_mode = MSG_WARN_RECORD;
-			g_free(d);
+			/* What header_value() would make of it: keep it. */
+			if (decoded != NULL && strstr(vals[i], "=?=") == NULL)
+				decoded[i] = d;
+			else
+				g_free(d);
 		}
 		if (m->warned)
 			return -1;
@@ -741,25 +765,55 @@ msg_head_message_fields(struct msg *m, const struct msg_field *f, char **vals,
 }
 
 /*
+ * What GMime's message does with a field: RFC 5322 allows it once, it
+ * holds addresses, it is the Subject.
+ */
+static int
+message_field_kind(const struct msg_field *f)
+{
+	static const struct {
+		const char	*name;
+		size_t		 len;
+		int		 kind;
+	} fields[] = {
+		{ "Bcc", 3, FIELD_ONCE | FIELD_ADDRESS },
+		{ "Cc", 2, FIELD_ONCE | FIELD_ADDRESS },
+		{ "Date", 4, FIELD_ONCE },
+		{ "From", 4, FIELD_ONCE | FIELD_ADDRESS },
+		{ "In-Reply-To", 11, FIELD_ONCE },
+		{ "Message-ID", 10, FIELD_ONCE },
+		{ "References", 10, FIELD_ONCE },
+		{ "Reply-To", 8, FIELD_ONCE | FIELD_ADDRESS },
+		{ "Sender", 6, FIELD_ONCE | FIELD_ADDRESS },
+		{ "Subject", 7, FIELD_ONCE | FIELD_SUBJECT },
+		{ "To", 2, FIELD_ONCE | FIELD_ADDRESS },
+		{ "Resent-Sender", 13, FIELD_ADDRESS },
+		{ "Resent-From", 11, FIELD_ADDRESS },
+		{ "Resent-Reply-To", 15, FIELD_ADDRESS },
+		{ "Resent-To", 9, FIELD_ADDRESS },
+		{ "Resent-Cc", 9, FIELD_ADDRESS },
+		{ "Resent-Bcc", 10, FIELD_ADDRESS },
+	};
+	size_t	 k;
+
+	for (k = 0; k < G_N_ELEMENTS(fields); k++) {
+		if (f->name_len == fields[k].len &&
+		    strncasecmp(f->name, fields[k].name, f->name_len) == 0)
+			return fields[k].kind;
+	}
+	return 0;
+}
+
+/*
  * GMime reports a field repeated in a part (any field) or a message (the
  * ones RFC 5322 allows once): "duplicated" when the raw values are the
- * same, "conflicting" when not.
+ * same as the first one's, "conflicting" when not.
  */
 void
-msg_head_repeated(struct msg *m, const struct msg_field *f, size_t i,
-    bool any)
+msg_head_repeated(struct msg *m, const struct msg_field *f, size_t i)
 {
-	static const char *const once[] = { "Bcc", "Cc", "Date", "From",
-	    "In-Reply-To", "Message-ID", "References", "Reply-To", "Sender",
-	    "Subject", "To" };
-	size_t	 j, k;
+	size_t	 j;
 
-	for (k = 0; !any && k < G_N_ELEMENTS(once); k++) {
-		if (msg_field_is(&f[i], once[k]))
-			break;
-	}
-	if (!any && k == G_N_ELEMENTS(once))
-		return;
 	for (j = 0; j < i; j++) {
 		if (f[j].name_len != f[i].name_len ||
 		    strncasecmp(f[j].name, f[i].name, f[i].name_len) != 0)
@@ -788,6 +842,9 @@ head_top_part(struct msg *m, const struct msg_field *f, char **vals,
 		if (f[i].name_len < 8 || strncasecmp(f[i].name, "Content-",
 		    8) != 0)
 			continue;
+		/* GMime decodes it before the fallback charsets are set. */
+		if (!utf8_ascii(vals[i], strlen(vals[i])))
+			return -1;
 		for (j = 0; j < i; j++) {
 			if (f[j].name_len == f[i].name_len &&
 			    strncasecmp(f[j].name, f[i].name,
@@ -802,8 +859,8 @@ head_top_part(struct msg *m, const struct msg_field *f, char **vals,
 
 /* The fields kept: names and unfolded values in one block. */
 static void
-head_keep(struct msg *m, const struct msg_field *f, char **vals, size_t n,
-    char *o)
+head_keep(struct msg *m, const struct msg_field *f, char **vals,
+    char **decoded, size_t n, char *o)
 {
 	size_t	 i, k, count = 0;
 
@@ -831,6 +888,9 @@ head_keep(struct msg *m, const struct msg_field *f, char **vals, size_t n,
 			m->headers[k].name = msg_keep_utf8(m, f[i].name,
 			    f[i].name_len);
 		m->headers[k].value = NULL;
+		if (decoded[i] != NULL)
+			m->headers[k].value = trim(msg_keep(m,
+			    msg_utf8_sanitize(decoded[i], strlen(decoded[i]))));
 		m->raw_values[k] = vals[i];
 		k++;
 	}
