@@ -809,7 +809,7 @@ to_utf8(struct msg *m, const char *s, size_t len, const char *charset)
 	if (charset == NULL || g_ascii_strcasecmp(charset, "us-ascii") == 0 ||
 	    g_ascii_strcasecmp(charset, "utf-8") == 0 ||
 	    g_ascii_strcasecmp(charset, "utf8") == 0) {
-		if (g_utf8_validate_len(s, len, NULL))
+		if (msg_utf8_valid(s, len))
 			return xstrndup(s, len);
 		msg_defect(m, "text labelled %s is not, charset guessed",
 		    charset == NULL ? "us-ascii (no charset)" : charset);
