@@ -82,6 +82,8 @@ static int	 part_headers(struct scan *, struct msg_mime_part *,
 static size_t	 block_end(const char *, size_t);
 static bool	 plain_ascii(const char *);
 static bool	 type_shape(const char *);
+static void	 invalid_type(struct msg *, struct msg_mime_part *,
+		    const char *, size_t, bool);
 static void	 set_kind(struct msg_mime_part *);
 
 static struct msg_mime_part *
@@ -160,7 +162,7 @@ set_kind(struct msg_mime_part *part)
 {
 	const char	*type, *sub;
 
-	if (part->type != NULL) {
+	if (part->type != NULL && !part->type_invalid) {
 		type = part->type->type;
 		sub = part->type->subtype;
 	} else {
@@ -484,7 +486,7 @@ part_headers(struct scan *sc, struct msg_mime_part *part, const char *p,
 		goto fail;
 	part->has_fields = n > 0;
 	part->encoding = GMIME_CONTENT_ENCODING_DEFAULT;
-	if (msg_part_fields(m, f, vals, n, part) != 0)
+	if (msg_part_fields(m, f, vals, n, part, true) != 0)
 		goto fail;
 	set_kind(part);
 	sc->pos = base + hlen;
@@ -506,6 +508,31 @@ plain_ascii(const char *s)
 			return false;
 	}
 	return true;
+}
+
+/*
+ * A Content-Type GMime cannot read: it says so at the field and uses
+ * application/octet-stream, while its parser, which could not read it
+ * either, took the part for the default type. Anything else GMime says
+ * about it: let GMime decide.
+ */
+static void
+invalid_type(struct msg *m, struct msg_mime_part *part, const char *v,
+    size_t offset, bool allow)
+{
+	size_t	 before = m->nwarnings;
+
+	part->type = msg_ctype_parse(m, v);
+	part->type_offset = offset;
+	if (!allow || m->nwarnings != before + 1 ||
+	    m->warned_code != GMIME_WARN_INVALID_CONTENT_TYPE ||
+	    m->warned_offset != -1) {
+		m->warned = true;
+		return;
+	}
+	m->warned = false;
+	msg_defect(m, "invalid content type at byte %zu: %.80s", offset, v);
+	part->type_invalid = true;
 }
 
 /* "type/subtype" at the start, as GMime's parser needs to see it. */
@@ -530,7 +557,7 @@ type_shape(const char *v)
  */
 int
 msg_part_fields(struct msg *m, const struct msg_field *f, char **vals,
-    size_t n, struct msg_mime_part *part)
+    size_t n, struct msg_mime_part *part, bool allow_invalid)
 {
 	size_t	 i;
 	char	*decoded = NULL;
@@ -553,7 +580,8 @@ msg_part_fields(struct msg *m, const struct msg_field *f, char **vals,
 			    m->options, vals[i]);
 		if (msg_field_is(&f[i], "Content-Type")) {
 			if (!type_shape(v))
-				m->warned = true;
+				invalid_type(m, part, v, f[i].offset,
+				    allow_invalid);
 			else {
 				part->type = msg_ctype_parse(m, v);
 				part->type_offset = f[i].offset;

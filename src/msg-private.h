@@ -55,6 +55,8 @@ struct msg_mime_part {
 	size_t			 type_offset;	/* of its Content-Type field */
 	bool			 has_fields;
 	bool			 default_message;	/* in multipart/digest */
+	bool			 type_invalid;	/* GMime could not read it:
+						   the default decides */
 	enum msg_mime_kind	 kind;
 	size_t			 content;	/* leaf: offset in m->parse */
 	size_t			 content_len;
@@ -99,6 +101,9 @@ struct msg {
 	enum msg_warn_mode	 warn_mode;
 	gint64			 warn_at;	/* MSG_WARN_AT: the field's offset */
 	bool			 warned;	/* MSG_WARN_CAPTURE: a warning came */
+	size_t			 nwarnings;	/* MSG_WARN_CAPTURE: how many */
+	GMimeParserWarning	 warned_code;	/* MSG_WARN_CAPTURE: the last */
+	gint64			 warned_offset;
 	bool			 header_stage;	/* parsing the header block */
 	GByteArray		**arrays;	/* over raw, for GMime's streams */
 	size_t			 narrays;
@@ -193,7 +198,7 @@ void		 msg_defects_truncate(struct msg *, size_t);
 struct msg_mime	*msg_mime_parse(struct msg *);
 void		 msg_mime_free(struct msg_mime *);
 int		 msg_part_fields(struct msg *, const struct msg_field *,
-		    char **, size_t, struct msg_mime_part *);
+		    char **, size_t, struct msg_mime_part *, bool);
 
 /* Tests: parse with GMime alone (the path before msg-head/msg-mime). */
 void		 msg_set_gmime_only(bool);

@@ -321,6 +321,9 @@ on_warning(gint64 offset, GMimeParserWarning code, const gchar *item,
 		return;
 	case MSG_WARN_CAPTURE:
 		m->warned = true;
+		m->nwarnings++;
+		m->warned_code = code;
+		m->warned_offset = offset;
 		return;
 	case MSG_WARN_AT:
 		/* GMime's own parse reports at the field: ours cannot know. */
@@ -854,7 +857,7 @@ head_top_part(struct msg *m, const struct msg_field *f, char **vals,
 	}
 	m->top.encoding = GMIME_CONTENT_ENCODING_DEFAULT;
 	m->top.first_encoding = GMIME_CONTENT_ENCODING_DEFAULT;
-	return msg_part_fields(m, f, vals, n, &m->top);
+	return msg_part_fields(m, f, vals, n, &m->top, false);
 }
 
 /* The fields kept: names and unfolded values in one block. */
