@@ -153,7 +153,11 @@ body_own(struct walk *w)
 	if (w->bail) {
 		msg_defects_truncate(m, ndefects);
 		msg_mime_free(mm);
-		m->nattachments = 0;
+		free(m->attachments);
+		free(m->attachment_parts);
+		m->attachments = NULL;
+		m->attachment_parts = NULL;
+		m->nattachments = m->attachments_size = 0;
 		buf_free(&w->text);
 		buf_init(&w->text, m->limits.max_text);
 		w->parts = 0;
