@@ -225,13 +225,13 @@ addr_spec(const char *v, size_t i, size_t len)
 }
 
 /*
- * A word of a display name: atoms (dots allowed), a quoted string, or one
- * well-formed RFC 2047 word of B or Q text.
+ * A word of a display name: atoms (dots allowed) or a quoted string. An
+ * RFC 2047 word is not plain: GMime may warn about what it decodes to.
  */
 static size_t
 phrase_word(const char *v, size_t i, size_t len)
 {
-	size_t	 start = i, q = 0;
+	size_t	 start = i;
 
 	if (i < len && v[i] == '"') {
 		for (i++; i < len && v[i] != '"'; i++) {
@@ -241,22 +241,11 @@ phrase_word(const char *v, size_t i, size_t len)
 		}
 		return i < len ? i + 1 : 0;
 	}
-	if (len - i > 2 && v[i] == '=' && v[i + 1] == '?') {
-		for (i += 2; i < len && v[i] > 32 && v[i] < 127; i++) {
-			if (v[i] == '?' && ++q == 3)
-				break;
-			if (q == 2 && v[i] == '?' && (v[i - 2] != '?' ||
-			    strchr("BbQq", v[i - 1]) == NULL))
-				return 0;
-		}
-		if (q != 3 || i + 1 >= len || v[i + 1] != '=')
+	while (i < len && (is_atext((unsigned char)v[i]) || v[i] == '.')) {
+		if (v[i] == '=' && i + 1 < len && v[i + 1] == '?')
 			return 0;
-		i += 2;
-		return i == len || v[i] == ' ' || v[i] == '\t' ||
-		    v[i] == '\r' || v[i] == '\n' || v[i] == '<' ? i : 0;
-	}
-	while (i < len && (is_atext((unsigned char)v[i]) || v[i] == '.'))
 		i++;
+	}
 	return i == start ? 0 : i;
 }
 

@@ -482,7 +482,7 @@ part_headers(struct scan *sc, struct msg_mime_part *part, const char *p,
 		if (!content && !message)
 			msg_head_repeated(m, f, i);
 	}
-	if (message && msg_head_message_fields(m, f, vals, n, false, NULL) != 0)
+	if (message && msg_head_message_fields(m, f, vals, n, false) != 0)
 		goto fail;
 	part->has_fields = n > 0;
 	part->encoding = GMIME_CONTENT_ENCODING_DEFAULT;

@@ -184,7 +184,7 @@ const char	*msg_ctype_param(const struct msg_ctype *, const char *);
 
 /* msg.c: what GMime's message does with the fields of a header block. */
 int		 msg_head_message_fields(struct msg *,
-		    const struct msg_field *, char **, size_t, bool, char **);
+		    const struct msg_field *, char **, size_t, bool);
 /* msg.c: report field i if an earlier one has its name. */
 void		 msg_head_repeated(struct msg *, const struct msg_field *,
 		    size_t);

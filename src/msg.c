@@ -43,7 +43,6 @@
 /* message_field_kind() */
 #define FIELD_ONCE	0x1
 #define FIELD_ADDRESS	0x2
-#define FIELD_SUBJECT	0x4
 
 /* A header field of the parsed message and where it was written. */
 struct header_ref {
@@ -88,7 +87,7 @@ static bool	 utf8_ascii(const char *, size_t);
 static int	 head_top_part(struct msg *, const struct msg_field *,
 		    char **, size_t);
 static void	 head_keep(struct msg *, const struct msg_field *, char **,
-		    char **, size_t, char *);
+		    size_t, char *);
 static void	 set_fallback_charsets(struct msg *, const char *);
 static size_t	 gather_headers(GMimeMessage *, struct header_ref **);
 static int	 compare_header_ref(const void *, const void *);
@@ -559,8 +558,7 @@ static int
 head_own(struct msg *m)
 {
 	struct msg_field	*f;
-	char			**vals = NULL, **decoded = NULL, *store = NULL;
-	char			*o;
+	char			**vals = NULL, *store = NULL, *o;
 	size_t			 i, n, ndefects = m->ndefects;
 	int			 rc = -1;
 
@@ -569,38 +567,28 @@ head_own(struct msg *m)
 	if (n > 0) {
 		store = xmalloc(m->header_len + 2 * n + 1);
 		vals = xreallocarray(NULL, n, sizeof *vals);
-		decoded = xcalloc(n, sizeof *decoded);
 	}
 	for (i = 0, o = store; i < n; i++) {
 		vals[i] = o;
 		o += msg_head_unfold(f[i].value, f[i].value_len, o) + 1;
 	}
 	msg_head_warn_fields(m, f, n, 0);
-	/*
-	 * The top part first: its charset is the fallback for 8-bit text
-	 * the Subject may hold, decoded below as header_value() would.
-	 */
-	if (head_top_part(m, f, vals, n) == 0)
-		set_fallback_charsets(m, m->top.type == NULL ? NULL :
-		    msg_ctype_param(m->top.type, "charset"));
-	else
-		m->warned = true;
-	if (m->warned ||
-	    msg_head_message_fields(m, f, vals, n, true, decoded) != 0) {
+	/* As GMime does: with its default fallback charsets until here. */
+	if (msg_head_message_fields(m, f, vals, n, true) != 0 ||
+	    head_top_part(m, f, vals, n) != 0) {
 		msg_defects_truncate(m, ndefects);
 		m->ndeferred = 0;
 		top_free(m);
 		free(store);
 		goto done;
 	}
-	head_keep(m, f, vals, decoded, n, o);
+	head_keep(m, f, vals, n, o);
 	m->head_store = store;
 	m->own_head = true;
+	set_fallback_charsets(m, m->top.type == NULL ? NULL :
+	    msg_ctype_param(m->top.type, "charset"));
 	rc = 0;
 done:
-	for (i = 0; i < n; i++)
-		g_free(decoded[i]);
-	free(decoded);
 	free(vals);
 	free(f);
 	return rc;
@@ -728,7 +716,7 @@ msg_defects_truncate(struct msg *m, size_t n)
  */
 int
 msg_head_message_fields(struct msg *m, const struct msg_field *f, char **vals,
-    size_t n, bool defer, char **decoded)
+    size_t n, bool defer)
 {
 	char	*d;
 	size_t	 i;
@@ -751,15 +739,16 @@ msg_head_message_fields(struct msg *m, const struct msg_field *f, char **vals,
 				addr_check(m, f[i].value, f[i].value_len,
 				    f[i].offset);
 		}
-		if ((kind & FIELD_SUBJECT) && strstr(vals[i], "=?") != NULL) {
+		/*
+		 * GMime decodes values (the Subject, and others it reads)
+		 * and warns about RFC 2047 words it cannot: when it would,
+		 * let it parse the block.
+		 */
+		if (strstr(vals[i], "=?") != NULL) {
 			m->warn_mode = MSG_WARN_CAPTURE;
 			d = g_mime_utils_header_decode_text(m->options, vals[i]);
 			m->warn_mode = MSG_WARN_RECORD;
-			/* What header_value() would make of it: keep it. */
-			if (decoded != NULL && strstr(vals[i], "=?=") == NULL)
-				decoded[i] = d;
-			else
-				g_free(d);
+			g_free(d);
 		}
 		if (m->warned)
 			return -1;
@@ -769,7 +758,7 @@ msg_head_message_fields(struct msg *m, const struct msg_field *f, char **vals,
 
 /*
  * What GMime's message does with a field: RFC 5322 allows it once, it
- * holds addresses, it is the Subject.
+ * holds addresses.
  */
 static int
 message_field_kind(const struct msg_field *f)
@@ -788,7 +777,7 @@ message_field_kind(const struct msg_field *f)
 		{ "References", 10, FIELD_ONCE },
 		{ "Reply-To", 8, FIELD_ONCE | FIELD_ADDRESS },
 		{ "Sender", 6, FIELD_ONCE | FIELD_ADDRESS },
-		{ "Subject", 7, FIELD_ONCE | FIELD_SUBJECT },
+		{ "Subject", 7, FIELD_ONCE },
 		{ "To", 2, FIELD_ONCE | FIELD_ADDRESS },
 		{ "Resent-Sender", 13, FIELD_ADDRESS },
 		{ "Resent-From", 11, FIELD_ADDRESS },
@@ -845,9 +834,6 @@ head_top_part(struct msg *m, const struct msg_field *f, char **vals,
 		if (f[i].name_len < 8 || strncasecmp(f[i].name, "Content-",
 		    8) != 0)
 			continue;
-		/* GMime decodes it before the fallback charsets are set. */
-		if (!utf8_ascii(vals[i], strlen(vals[i])))
-			return -1;
 		for (j = 0; j < i; j++) {
 			if (f[j].name_len == f[i].name_len &&
 			    strncasecmp(f[j].name, f[i].name,
@@ -862,8 +848,8 @@ head_top_part(struct msg *m, const struct msg_field *f, char **vals,
 
 /* The fields kept: names and unfolded values in one block. */
 static void
-head_keep(struct msg *m, const struct msg_field *f, char **vals,
-    char **decoded, size_t n, char *o)
+head_keep(struct msg *m, const struct msg_field *f, char **vals, size_t n,
+    char *o)
 {
 	size_t	 i, k, count = 0;
 
@@ -891,9 +877,6 @@ head_keep(struct msg *m, const struct msg_field *f, char **vals,
 			m->headers[k].name = msg_keep_utf8(m, f[i].name,
 			    f[i].name_len);
 		m->headers[k].value = NULL;
-		if (decoded[i] != NULL)
-			m->headers[k].value = trim(msg_keep(m,
-			    msg_utf8_sanitize(decoded[i], strlen(decoded[i]))));
 		m->raw_values[k] = vals[i];
 		k++;
 	}
