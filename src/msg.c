@@ -79,6 +79,7 @@ static void	 parse_headers(struct msg *);
 static int	 head_gmime(struct msg *);
 static int	 head_own(struct msg *);
 static void	 top_free(struct msg *);
+static void	 defect_put(struct msg *, size_t, char *);
 static int	 message_field_kind(const struct msg_field *);
 static void	 addr_check(struct msg *, const char *, size_t, size_t);
 static void	 defer_addr_check(struct msg *, const struct msg_field *);
@@ -267,16 +268,18 @@ msg_defect(struct msg *m, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*s, *sane;
-	size_t	 i;
+	size_t	 i, real;
 
-	if (m->ndefects > MSG_MAX_DEFECTS)
+	/* Past the cap, only a defect put back in its place may count. */
+	if (m->ndefects > MSG_MAX_DEFECTS && m->defect_insert == SIZE_MAX)
 		return;
 	va_start(ap, fmt);
 	s = xvasprintf(fmt, ap);
 	va_end(ap);
 	sane = msg_utf8_sanitize(s, strlen(s));
 	free(s);
-	for (i = 0; i < m->ndefects; i++) {
+	real = MIN(m->ndefects, MSG_MAX_DEFECTS);
+	for (i = 0; i < real; i++) {
 		if (strcmp(m->defects[i], sane) != 0)
 			continue;
 		free(sane);
@@ -290,22 +293,46 @@ msg_defect(struct msg *m, const char *fmt, ...)
 		}
 		return;
 	}
-	if (m->ndefects == MSG_MAX_DEFECTS) {
-		free(sane);
-		sane = xstrdup("too many defects, the rest not listed");
+	if (m->defect_insert == SIZE_MAX || m->defect_insert >= real) {
+		/* At the end: the first MSG_MAX_DEFECTS, then a note. */
+		if (m->defect_insert != SIZE_MAX)
+			m->defect_insert++;
+		if (real == MSG_MAX_DEFECTS) {
+			free(sane);
+			if (m->ndefects > MSG_MAX_DEFECTS)
+				return;
+			sane = xstrdup("too many defects, the rest not listed");
+		}
+		defect_put(m, m->ndefects, sane);
+		return;
 	}
+	/* Put back in its place: the last one kept may have to go. */
+	defect_put(m, m->defect_insert++, sane);
+	if (m->ndefects > MSG_MAX_DEFECTS + 1 ||
+	    (m->ndefects == MSG_MAX_DEFECTS + 1 &&
+	    strcmp(m->defects[MSG_MAX_DEFECTS], "too many defects, the rest "
+	    "not listed") != 0)) {
+		free(m->defects[MSG_MAX_DEFECTS]);
+		m->defects[MSG_MAX_DEFECTS] = xstrdup("too many defects, the "
+		    "rest not listed");
+		for (i = MSG_MAX_DEFECTS + 1; i < m->ndefects; i++)
+			free(m->defects[i]);
+		m->ndefects = MSG_MAX_DEFECTS + 1;
+	}
+}
+
+/* Insert s at index at of the defects. */
+static void
+defect_put(struct msg *m, size_t at, char *s)
+{
 	if (m->ndefects == m->defects_size) {
 		m->defects_size = m->defects_size == 0 ? 8 : m->defects_size * 2;
 		m->defects = xreallocarray(m->defects, m->defects_size,
 		    sizeof *m->defects);
 	}
-	if (m->defect_insert != SIZE_MAX && m->defect_insert < m->ndefects) {
-		memmove(&m->defects[m->defect_insert + 1],
-		    &m->defects[m->defect_insert],
-		    (m->ndefects - m->defect_insert) * sizeof *m->defects);
-		m->defects[m->defect_insert++] = sane;
-	} else
-		m->defects[m->ndefects] = sane;
+	memmove(&m->defects[at + 1], &m->defects[at],
+	    (m->ndefects - at) * sizeof *m->defects);
+	m->defects[at] = s;
 	m->ndefects++;
 }
 
@@ -758,7 +785,7 @@ msg_head_message_fields(struct msg *m, const struct msg_field *f, char **vals,
 
 /*
  * What GMime's message does with a field: RFC 5322 allows it once, it
- * holds addresses.
+ * holds addresses GMime parses (not the Resent-* ones).
  */
 static int
 message_field_kind(const struct msg_field *f)
@@ -779,12 +806,6 @@ message_field_kind(const struct msg_field *f)
 		{ "Sender", 6, FIELD_ONCE | FIELD_ADDRESS },
 		{ "Subject", 7, FIELD_ONCE },
 		{ "To", 2, FIELD_ONCE | FIELD_ADDRESS },
-		{ "Resent-Sender", 13, FIELD_ADDRESS },
-		{ "Resent-From", 11, FIELD_ADDRESS },
-		{ "Resent-Reply-To", 15, FIELD_ADDRESS },
-		{ "Resent-To", 9, FIELD_ADDRESS },
-		{ "Resent-Cc", 9, FIELD_ADDRESS },
-		{ "Resent-Bcc", 10, FIELD_ADDRESS },
 	};
 	size_t	 k;
 
@@ -834,6 +855,12 @@ head_top_part(struct msg *m, const struct msg_field *f, char **vals,
 		if (f[i].name_len < 8 || strncasecmp(f[i].name, "Content-",
 		    8) != 0)
 			continue;
+		/*
+		 * 8-bit text is decoded with the fallback charsets, which the
+		 * header stage and GMime's body parse do not share.
+		 */
+		if (!utf8_ascii(vals[i], strlen(vals[i])))
+			return -1;
 		for (j = 0; j < i; j++) {
 			if (f[j].name_len == f[i].name_len &&
 			    strncasecmp(f[j].name, f[i].name,
