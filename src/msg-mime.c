@@ -585,6 +585,13 @@ msg_part_fields(struct msg *m, const struct msg_field *f, char **vals,
 			else {
 				part->type = msg_ctype_parse(m, v);
 				part->type_offset = f[i].offset;
+				/*
+				 * GMime names a broken multipart by its
+				 * subtype as written, not decoded.
+				 */
+				if (v != vals[i] && msg_ctype_is(part->type,
+				    "multipart", "*"))
+					m->warned = true;
 			}
 		} else if (msg_field_is(&f[i], "Content-Disposition"))
 			part->disposition = g_mime_content_disposition_parse(
