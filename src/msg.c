@@ -720,13 +720,22 @@ static void
 run_deferred(struct msg *m)
 {
 	struct msg_deferred	*d;
+	GMimeParserOptions	*options;
 
+	if (m->ndeferred == 0)
+		return;
+	/* The options of the header stage: GMime's fallback charsets. */
+	options = m->options;
+	m->options = g_mime_parser_options_new();
+	g_mime_parser_options_set_warning_callback(m->options, on_warning, m);
 	while (m->ndeferred > 0) {
 		d = &m->deferred[--m->ndeferred];
 		m->defect_insert = d->pos;
 		addr_check(m, d->value, d->len, d->offset);
 		m->defect_insert = SIZE_MAX;
 	}
+	g_mime_parser_options_free(m->options);
+	m->options = options;
 }
 
 void
