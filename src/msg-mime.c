@@ -564,6 +564,14 @@ msg_part_fields(struct msg *m, const struct msg_field *f, char **vals,
 	const char *v;
 	bool	 first_cte = true;
 
+	/*
+	 * A type GMime cannot read is copied only in a plain block: GMime
+	 * reads the other fields of such a part in ways not copied here.
+	 */
+	for (i = 0; i < n && allow_invalid; i++) {
+		if (!plain_ascii(vals[i]) || strstr(vals[i], "=?") != NULL)
+			allow_invalid = false;
+	}
 	m->warned = false;
 	m->warn_mode = MSG_WARN_CAPTURE;
 	for (i = 0; i < n && !m->warned; i++) {
