@@ -225,8 +225,8 @@ addr_spec(const char *v, size_t i, size_t len)
 }
 
 /*
- * A word of a display name: atoms (dots allowed) or a quoted string. An
- * RFC 2047 word is not plain: GMime may warn about what it decodes to.
+ * A word of a display name: an atom or a quoted string. Dots (obsolete
+ * syntax) and RFC 2047 words are not plain: GMime may warn about them.
  */
 static size_t
 phrase_word(const char *v, size_t i, size_t len)
@@ -241,7 +241,7 @@ phrase_word(const char *v, size_t i, size_t len)
 		}
 		return i < len ? i + 1 : 0;
 	}
-	while (i < len && (is_atext((unsigned char)v[i]) || v[i] == '.')) {
+	while (i < len && is_atext((unsigned char)v[i])) {
 		if (v[i] == '=' && i + 1 < len && v[i + 1] == '?')
 			return 0;
 		i++;
