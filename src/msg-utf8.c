@@ -56,7 +56,10 @@ msg_utf8_sanitize(const char *s, size_t len)
 	const gchar	*end;
 
 	if (msg_utf8_valid(s, len)) {
-		out = xmalloc(len + 1);
+		/* Room after the NUL: PCRE2's JIT reads 16 bytes at a time. */
+		if (len > SIZE_MAX - 17)
+			fatal("utf8: string too long");
+		out = xmalloc(len + 17);
 		memcpy(out, s, len);
 		out[len] = '\0';
 		return out;
