@@ -479,14 +479,12 @@ part_headers(struct scan *sc, struct msg_mime_part *part, const char *p,
 			    f[i].name_len) == 0)
 				goto fail;
 		}
-		if (!content && !message)
-			msg_head_repeated(m, f, i);
 	}
 	if (message && msg_head_message_fields(m, f, vals, n, false) != 0)
 		goto fail;
 	part->has_fields = n > 0;
 	part->encoding = GMIME_CONTENT_ENCODING_DEFAULT;
-	if (msg_part_fields(m, f, vals, n, part, true) != 0)
+	if (msg_part_fields(m, f, vals, n, part, !message) != 0)
 		goto fail;
 	set_kind(part);
 	sc->pos = base + hlen;
@@ -553,12 +551,15 @@ type_shape(const char *v)
 
 /*
  * A part's Content-* fields (unfolded values in vals) parsed as GMime
- * does. -1 when GMime would warn about any of them: the caller gives up.
+ * does; in a part (not at the top of a message), its repeated fields
+ * reported on the way. -1 when GMime would warn about any of them: the
+ * caller gives up.
  */
 int
 msg_part_fields(struct msg *m, const struct msg_field *f, char **vals,
-    size_t n, struct msg_mime_part *part, bool allow_invalid)
+    size_t n, struct msg_mime_part *part, bool in_part)
 {
+	bool	 allow_invalid = in_part;
 	size_t	 i;
 	char	*decoded = NULL;
 	const char *v;
@@ -576,8 +577,12 @@ msg_part_fields(struct msg *m, const struct msg_field *f, char **vals,
 	m->warn_mode = MSG_WARN_CAPTURE;
 	for (i = 0; i < n && !m->warned; i++) {
 		if (f[i].name_len < 8 || strncasecmp(f[i].name, "Content-",
-		    8) != 0)
+		    8) != 0) {
+			/* A part's repeated fields, in GMime's order. */
+			if (in_part)
+				msg_head_repeated(m, f, i);
 			continue;
+		}
 		/*
 		 * GMime reads the parameters from the decoded value (RFC 2047
 		 * words, 8-bit text by word).
