@@ -226,7 +226,8 @@ addr_spec(const char *v, size_t i, size_t len)
 
 /*
  * A word of a display name: an atom or a quoted string. Dots (obsolete
- * syntax) and RFC 2047 words are not plain: GMime may warn about them.
+ * syntax) and RFC 2047 words (GMime decodes them in quotes too) are not
+ * plain: GMime may warn about them.
  */
 static size_t
 phrase_word(const char *v, size_t i, size_t len)
@@ -236,7 +237,8 @@ phrase_word(const char *v, size_t i, size_t len)
 	if (i < len && v[i] == '"') {
 		for (i++; i < len && v[i] != '"'; i++) {
 			if (v[i] == '\\' || (unsigned char)v[i] < 32 ||
-			    (unsigned char)v[i] >= 127)
+			    (unsigned char)v[i] >= 127 ||
+			    (v[i] == '=' && i + 1 < len && v[i + 1] == '?'))
 				return 0;
 		}
 		return i < len ? i + 1 : 0;
