@@ -121,8 +121,7 @@ parse_one(const char *path, int json)
 
 	if ((rc = read_file(path, &data, &len)) != EXIT_OK)
 		return rc;
-	m = msg_new(data, len, NULL);
-	free(data);
+	m = msg_new_take(data, len, NULL);
 	if (json)
 		print_json(path, m);
 	else

@@ -1,7 +1,10 @@
 /*
  * The body of a message: the text a person reads and the list of
- * attachments, from one walk over GMime's MIME tree, done the first time
- * either is asked for.
+ * attachments, from one walk over its MIME parts, done the first time
+ * either is asked for. The parts are msg-mime.c's, found over the raw
+ * bytes; when it cannot be sure to read a body as GMime does, GMime's
+ * tree is built and walked instead (walk_object() and own_object() make
+ * the same choices).
  *
  * What counts as text: text/plain and text/html leaves that are neither
  * marked as attachments nor carry a file name. In multipart/alternative one
@@ -23,6 +26,7 @@
  * that part. And an attachment's size needs its content decoded: sizes are
  * measured when msg_attachments() first asks, not when the text does.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +49,7 @@ struct walk {
 	bool		 depth_hit;
 	bool		 parts_hit;
 	bool		 text_cut;
+	bool		 bail;		/* own walk: leave it to GMime */
 };
 
 static void	 walk_object(struct walk *, GMimeObject *, size_t, int);
@@ -72,12 +77,27 @@ static bool	 has_words(const char *, size_t);
 static void	 add_attachment(struct walk *, GMimeObject *, size_t, int);
 static size_t	 object_size(GMimeObject *);
 static void	 finish_text(struct walk *);
+static void	 body_gmime(struct walk *);
+static bool	 body_own(struct walk *);
+static void	 own_object(struct walk *, struct msg_mime_part *, size_t,
+		    int);
+static void	 own_alternative(struct walk *, struct msg_mime_part *,
+		    size_t, int);
+static int	 own_rank(struct msg_mime_part *);
+static bool	 own_is(struct msg_mime_part *, const char *, const char *);
+static int	 own_crypto_flags(struct msg_mime_part *);
+static bool	 own_is_body_text(struct msg_mime_part *);
+static const char *own_filename(struct msg_mime_part *);
+static char	*own_decode(struct msg *, struct msg_mime_part *, size_t *);
+static const char *own_content(struct msg *, struct msg_mime_part *,
+		    char **, size_t *);
+static void	 own_attachment(struct walk *, struct msg_mime_part *, int);
+static size_t	 own_size(struct msg *, struct msg_mime_part *);
 
 void
 msg_body_parse(struct msg *m)
 {
 	struct walk	 w;
-	GMimeMessage	*gm;
 
 	if (m->body_done)
 		return;
@@ -87,20 +107,389 @@ msg_body_parse(struct msg *m)
 	buf_init(&w.text, m->limits.max_text);
 	if (m->single_text)
 		single_text(&w);
-	else if ((gm = msg_gmime_parse(m, m->parse, m->parse_len)) == NULL) {
+	else if (!body_own(&w))
+		body_gmime(&w);
+	finish_text(&w);
+}
+
+/* The whole message parsed by GMime, its tree walked. */
+static void
+body_gmime(struct walk *w)
+{
+	struct msg	*m = w->m;
+	GMimeMessage	*gm;
+
+	msg_stats.body_gmime++;
+	if ((gm = msg_gmime_parse(m, m->parse, m->parse_len)) == NULL) {
 		/* No MIME structure at all: the bytes after the headers. */
 		msg_defect(m, "message could not be parsed as MIME");
 		if (m->header_len < m->parse_len)
-			append_text(&w, msg_keep_utf8(m, m->parse +
+			append_text(w, msg_keep_utf8(m, m->parse +
 			    m->header_len, m->parse_len - m->header_len));
 	} else {
-		walk_object(&w, g_mime_message_get_mime_part(gm), 0, 0);
+		walk_object(w, g_mime_message_get_mime_part(gm), 0, 0);
 		if (m->nattachments > 0)
 			m->body_gm = gm;	/* for msg_body_sizes() */
 		else
 			g_object_unref(gm);
 	}
-	finish_text(&w);
+}
+
+/*
+ * The parts found by msg-mime.c walked as walk_object() walks GMime's:
+ * false, with nothing left behind, when GMime must do it.
+ */
+static bool
+body_own(struct walk *w)
+{
+	struct msg	*m = w->m;
+	struct msg_mime	*mm;
+	size_t		 ndefects = m->ndefects;
+
+	if (!m->own_head || msg_gmime_only() ||
+	    (mm = msg_mime_parse(m)) == NULL)
+		return false;
+	own_object(w, mm->top, 0, 0);
+	if (w->bail) {
+		msg_defects_truncate(m, ndefects);
+		msg_mime_free(mm);
+		free(m->attachments);
+		free(m->attachment_parts);
+		m->attachments = NULL;
+		m->attachment_parts = NULL;
+		m->nattachments = m->attachments_size = 0;
+		buf_free(&w->text);
+		buf_init(&w->text, m->limits.max_text);
+		w->parts = 0;
+		w->depth_hit = w->parts_hit = w->text_cut = w->bail = false;
+		return false;
+	}
+	msg_stats.body_own++;
+	if (m->nattachments > 0)
+		m->mime = mm;		/* for msg_body_sizes() */
+	else
+		msg_mime_free(mm);
+	return true;
+}
+
+static void
+own_object(struct walk *w, struct msg_mime_part *part, size_t depth,
+    int flags)
+{
+	struct msg_mime_part	*c;
+	bool			 first = true;
+
+	if (part == NULL || w->bail)
+		return;
+	if (depth >= w->m->limits.max_depth) {
+		if (!w->depth_hit)
+			msg_defect(w->m, "MIME nesting deeper than %zu, "
+			    "inner parts skipped", w->m->limits.max_depth);
+		w->depth_hit = true;
+		return;
+	}
+	if (++w->parts > w->m->limits.max_parts) {
+		if (!w->parts_hit)
+			msg_defect(w->m, "more than %zu MIME parts, the rest "
+			    "skipped", w->m->limits.max_parts);
+		w->parts_hit = true;
+		return;
+	}
+	if (part->kind == MIME_MESSAGE) {
+		own_attachment(w, part, flags);
+		own_object(w, part->first, depth + 1, flags | WALK_NESTED);
+	} else if (part->kind == MIME_LEAF) {
+		flags |= own_crypto_flags(part);
+		if ((flags & (WALK_NESTED | WALK_ENCRYPTED)) == 0 &&
+		    own_is_body_text(part)) {
+			char		*raw;
+			const char	*charset = NULL;
+			size_t		 len;
+
+			const char *text;
+
+			text = own_content(w->m, part, &raw, &len);
+			if (part->type != NULL)
+				charset = msg_ctype_param(part->type,
+				    "charset");
+			add_decoded(w, text, len, charset,
+			    own_is(part, "text", "html"));
+			free(raw);
+		} else
+			own_attachment(w, part, flags);
+	} else if (own_is(part, "multipart", "encrypted")) {
+		for (c = part->first; c != NULL; c = c->next)
+			own_attachment(w, c, flags | WALK_ENCRYPTED);
+	} else if (own_is(part, "multipart", "signed")) {
+		for (c = part->first; c != NULL; c = c->next, first = false) {
+			if (first)
+				own_object(w, c, depth + 1,
+				    flags | WALK_SIGNED);
+			else
+				own_attachment(w, c, flags | WALK_SIGNED);
+		}
+	} else if (own_is(part, "multipart", "alternative"))
+		own_alternative(w, part, depth, flags);
+	else {
+		for (c = part->first; c != NULL; c = c->next)
+			own_object(w, c, depth + 1, flags);
+	}
+}
+
+/* As walk_alternative(). */
+static void
+own_alternative(struct walk *w, struct msg_mime_part *part, size_t depth,
+    int flags)
+{
+	struct msg_mime_part	**v, *c;
+	size_t			 before, n = 0;
+	int			 i, rank;
+
+	v = xreallocarray(NULL, part->nchildren + 1, sizeof *v);
+	for (c = part->first; c != NULL; c = c->next)
+		v[n++] = c;
+	for (rank = 3; rank >= 0; rank--) {
+		for (i = (int)n - 1; i >= 0; i--) {
+			if (own_rank(v[i]) != rank)
+				continue;
+			before = w->text.len;
+			own_object(w, v[i], depth + 1, flags);
+			if (w->text.len > before && has_words(w->text.data +
+			    before, w->text.len - before))
+				goto done;
+			w->text.len = before;
+			if (w->text.data != NULL)
+				w->text.data[before] = '\0';
+		}
+	}
+done:
+	free(v);
+}
+
+static int
+own_rank(struct msg_mime_part *part)
+{
+	if (own_is(part, "text", "plain"))
+		return 3;
+	if (part->kind == MIME_MULTIPART)
+		return 2;
+	if (own_is(part, "text", "html"))
+		return 1;
+	return 0;
+}
+
+/* The part's content type is type/subtype (any case). */
+static bool
+own_is(struct msg_mime_part *part, const char *type, const char *subtype)
+{
+	if (part->type != NULL)
+		return msg_ctype_is(part->type, type, subtype);
+	if (part->default_message)
+		return g_ascii_strcasecmp(type, "message") == 0 &&
+		    g_ascii_strcasecmp(subtype, "rfc822") == 0;
+	return g_ascii_strcasecmp(type, "text") == 0 &&
+	    g_ascii_strcasecmp(subtype, "plain") == 0;
+}
+
+/* As leaf_crypto_flags(). */
+static int
+own_crypto_flags(struct msg_mime_part *part)
+{
+	const char	*smime;
+
+	if (part->type == NULL)
+		return 0;
+	if (own_is(part, "application", "pkcs7-mime") ||
+	    own_is(part, "application", "x-pkcs7-mime")) {
+		smime = msg_ctype_param(part->type, "smime-type");
+		if (smime != NULL && g_ascii_strcasecmp(smime,
+		    "signed-data") == 0)
+			return WALK_SIGNED;
+		return WALK_ENCRYPTED;
+	}
+	if (own_is(part, "application", "pkcs7-signature") ||
+	    own_is(part, "application", "x-pkcs7-signature") ||
+	    own_is(part, "application", "pgp-signature"))
+		return WALK_SIGNED;
+	if (own_is(part, "application", "pgp-encrypted"))
+		return WALK_ENCRYPTED;
+	return 0;
+}
+
+/* As is_body_text(). */
+static bool
+own_is_body_text(struct msg_mime_part *part)
+{
+	const char	*disp, *name;
+
+	if (!own_is(part, "text", "plain") && !own_is(part, "text", "html"))
+		return false;
+	disp = part->disposition == NULL ? NULL :
+	    g_mime_content_disposition_get_disposition(part->disposition);
+	if (disp != NULL && g_ascii_strcasecmp(disp, "attachment") == 0)
+		return false;
+	name = own_filename(part);
+	return name == NULL || *name == '\0';
+}
+
+/* As g_mime_part_get_filename(): the disposition's, else the type's. */
+static const char *
+own_filename(struct msg_mime_part *part)
+{
+	const char	*name = NULL;
+
+	if (part->disposition != NULL)
+		name = g_mime_content_disposition_get_parameter(
+		    part->disposition, "filename");
+	if (name == NULL && part->type != NULL)
+		name = msg_ctype_param(part->type, "name");
+	return name;
+}
+
+/*
+ * A leaf's content, transfer encoding undone: in the message itself when
+ * there is none to undo, else in *decoded, to be freed.
+ */
+static const char *
+own_content(struct msg *m, struct msg_mime_part *part, char **decoded,
+    size_t *len)
+{
+	*decoded = NULL;
+	switch (part->encoding) {
+	case GMIME_CONTENT_ENCODING_BASE64:
+	case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
+	case GMIME_CONTENT_ENCODING_UUENCODE:
+		return *decoded = own_decode(m, part, len);
+	default:
+		*len = part->content_len;
+		return m->parse + part->content;
+	}
+}
+
+/* A leaf's content, transfer encoding undone, NUL after. */
+static char *
+own_decode(struct msg *m, struct msg_mime_part *part, size_t *len)
+{
+	GMimeEncoding		 enc;
+	GMimeStream		*in;
+	GMimeDataWrapper	*dw;
+	const char		*raw = m->parse + part->content;
+	char			*out;
+	size_t			 n = part->content_len;
+
+	switch (part->encoding) {
+	case GMIME_CONTENT_ENCODING_BASE64:
+	case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
+		g_mime_encoding_init_decode(&enc, part->encoding);
+		out = xmalloc(g_mime_encoding_outlen(&enc, n) + 1);
+		*len = g_mime_encoding_flush(&enc, raw, n, out);
+		out[*len] = '\0';
+		return out;
+	case GMIME_CONTENT_ENCODING_UUENCODE:
+		in = msg_gmime_stream(m, raw, n);
+		dw = g_mime_data_wrapper_new_with_stream(in, part->encoding);
+		out = decode_stream(dw, len);
+		g_object_unref(dw);
+		g_object_unref(in);
+		return out;
+	default:
+		*len = n;
+		out = xmalloc(n + 1);
+		if (n > 0)
+			memcpy(out, raw, n);
+		out[n] = '\0';
+		return out;
+	}
+}
+
+/* As add_attachment(), for a part of msg-mime.c. */
+static void
+own_attachment(struct walk *w, struct msg_mime_part *part, int flags)
+{
+	struct msg		*m = w->m;
+	struct msg_attachment	*a;
+	const char		*name;
+	char			*type, *lower;
+
+	if (part->kind == MIME_MULTIPART) {
+		w->bail = true;		/* its size is GMime's rewriting */
+		return;
+	}
+	if (m->nattachments >= m->limits.max_parts)
+		return;
+	if (m->nattachments == m->attachments_size) {
+		m->attachments_size = m->attachments_size == 0 ? 4 :
+		    m->attachments_size * 2;
+		m->attachments = xreallocarray(m->attachments,
+		    m->attachments_size, sizeof *m->attachments);
+		m->attachment_parts = xreallocarray(m->attachment_parts,
+		    m->attachments_size, sizeof *m->attachment_parts);
+	}
+	m->attachment_parts[m->nattachments] = part;
+	a = &m->attachments[m->nattachments++];
+	if (part->kind == MIME_LEAF)
+		flags |= own_crypto_flags(part);
+	if ((name = own_filename(part)) == NULL)
+		name = "";
+	a->filename = msg_keep_utf8(m, name, strlen(name));
+	if (part->type != NULL)
+		type = g_strdup_printf("%s/%s", part->type->type,
+		    part->type->subtype);
+	else
+		type = g_strdup(part->default_message ? "message/rfc822" :
+		    "text/plain");
+	lower = g_ascii_strdown(type, -1);
+	a->content_type = msg_keep_utf8(m, lower, strlen(lower));
+	g_free(lower);
+	g_free(type);
+	a->size = 0;	/* msg_body_sizes() */
+	a->is_signed = (flags & WALK_SIGNED) != 0;
+	a->is_encrypted = (flags & WALK_ENCRYPTED) != 0;
+}
+
+/*
+ * As object_size(): a leaf's decoded bytes; a message as GMime writes it
+ * out, so that message is parsed by GMime here, alone.
+ */
+static size_t
+own_size(struct msg *m, struct msg_mime_part *part)
+{
+	GMimeStream		*in, *null;
+	GMimeParser		*parser;
+	GMimeMessage		*gm;
+	enum msg_warn_mode	 mode;
+	char			*out;
+	size_t			 n;
+
+	if (part->kind == MIME_LEAF) {
+		if (part->encoding != GMIME_CONTENT_ENCODING_BASE64 &&
+		    part->encoding != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE &&
+		    part->encoding != GMIME_CONTENT_ENCODING_UUENCODE)
+			return part->content_len;
+		out = own_decode(m, part, &n);
+		free(out);
+		return n;
+	}
+	if (part->first == NULL)
+		return 0;
+	mode = m->warn_mode;
+	m->warn_mode = MSG_WARN_QUIET;
+	in = msg_gmime_stream(m, part->message, part->message_len);
+	parser = g_mime_parser_new_with_stream(in);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	gm = g_mime_parser_construct_message(parser, m->options);
+	m->warn_mode = mode;
+	n = 0;
+	if (gm != NULL) {
+		null = g_mime_stream_null_new();
+		g_mime_object_write_to_stream(GMIME_OBJECT(gm), NULL, null);
+		n = GMIME_STREAM_NULL(null)->written;
+		g_object_unref(null);
+		g_object_unref(gm);
+	}
+	g_object_unref(parser);
+	g_object_unref(in);
+	return n;
 }
 
 void
@@ -112,7 +501,9 @@ msg_body_sizes(struct msg *m)
 		return;
 	m->sizes_done = true;
 	for (i = 0; i < m->nattachments; i++)
-		m->attachments[i].size = object_size(m->attachment_objs[i]);
+		m->attachments[i].size = m->mime != NULL ?
+		    own_size(m, m->attachment_parts[i]) :
+		    object_size(m->attachment_objs[i]);
 	msg_body_free(m);
 }
 
@@ -121,6 +512,10 @@ msg_body_free(struct msg *m)
 {
 	free(m->attachment_objs);
 	m->attachment_objs = NULL;
+	free(m->attachment_parts);
+	m->attachment_parts = NULL;
+	msg_mime_free(m->mime);
+	m->mime = NULL;
 	if (m->body_gm != NULL)
 		g_object_unref(m->body_gm);
 	m->body_gm = NULL;
@@ -418,7 +813,7 @@ to_utf8(struct msg *m, const char *s, size_t len, const char *charset)
 	if (charset == NULL || g_ascii_strcasecmp(charset, "us-ascii") == 0 ||
 	    g_ascii_strcasecmp(charset, "utf-8") == 0 ||
 	    g_ascii_strcasecmp(charset, "utf8") == 0) {
-		if (g_utf8_validate_len(s, len, NULL))
+		if (msg_utf8_valid(s, len))
 			return xstrndup(s, len);
 		msg_defect(m, "text labelled %s is not, charset guessed",
 		    charset == NULL ? "us-ascii (no charset)" : charset);

@@ -29,12 +29,41 @@ utf8_alloc(size_t len)
 	return xmalloc(len * 3 + 8);
 }
 
+/*
+ * As g_utf8_validate_len(): valid UTF-8 without NULs. Runs of 7-bit text
+ * are checked eight bytes at a time first.
+ */
+bool
+msg_utf8_valid(const char *s, size_t len)
+{
+	const uint64_t	 high = UINT64_C(0x8080808080808080);
+	const uint64_t	 ones = UINT64_C(0x0101010101010101);
+	uint64_t	 w;
+	size_t		 i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		if ((w & high) != 0 || ((w - ones) & ~w & high) != 0)
+			break;
+	}
+	return g_utf8_validate_len(s + i, len - i, NULL);
+}
+
 char *
 msg_utf8_sanitize(const char *s, size_t len)
 {
 	char		*out, *o;
 	const gchar	*end;
 
+	if (msg_utf8_valid(s, len)) {
+		/* Room after the NUL: PCRE2's JIT reads 16 bytes at a time. */
+		if (len > SIZE_MAX - 17)
+			fatal("utf8: string too long");
+		out = xmalloc(len + 17);
+		memcpy(out, s, len);
+		out[len] = '\0';
+		return out;
+	}
 	out = o = utf8_alloc(len);
 	while (len > 0) {
 		if (g_utf8_validate_len(s, len, &end)) {

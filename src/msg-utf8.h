@@ -14,6 +14,9 @@
  */
 char	*msg_utf8_sanitize(const char *s, size_t len);
 
+/* Is s valid UTF-8 without NULs (as g_utf8_validate_len() says)? */
+bool	 msg_utf8_valid(const char *s, size_t len);
+
 /*
  * Convert len bytes in charset to UTF-8 with iconv; a byte iconv rejects
  * becomes U+FFFD. Returns NULL (and converts nothing) when iconv does not

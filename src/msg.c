@@ -1,9 +1,18 @@
 /*
  * The message as a person reads it: headers, addresses and the cheap facts
  * rules ask about (list mail, automatic mail). Everything here comes from the
- * header block alone, parsed by GMime when the message is created; the body
- * (msg-body.c) is parsed only when its text or attachments are asked for, so
- * header-only rules never pay for MIME decoding.
+ * header block alone, split into fields when the message is created
+ * (msg-head.c, by GMime's rules; GMime's own parser only for a block it
+ * would read in its own way); the body (msg-body.c, msg-mime.c) is parsed
+ * only when its text or attachments are asked for, so header-only rules
+ * never pay for MIME decoding. Address fields are parsed, and the
+ * automatic-mail check made, when first asked for.
+ *
+ * The defects listed are the ones GMime's parser reported when it parsed
+ * every header block (tests/unit/test_msg_diff.c checks this): those of
+ * the fields themselves are found while splitting, those only GMime's
+ * address parser can tell are looked for when msg_defects() is called, and
+ * each is put where it would have been.
  *
  * Every string handed out is owned by the struct msg (its pool) and is valid
  * UTF-8: GMime decodes RFC 2047 and RFC 2231, raw 8-bit text is guessed from
@@ -31,6 +40,10 @@
 #define DEFAULT_MAX_HEADERS	1000
 #define DEFAULT_MAX_TEXT	(4 * 1024 * 1024)
 
+/* message_field_kind() */
+#define FIELD_ONCE	0x1
+#define FIELD_ADDRESS	0x2
+
 /* A header field of the parsed message and where it was written. */
 struct header_ref {
 	GMimeHeader	*h;
@@ -56,12 +69,27 @@ static const char *const addr_field_names[MSG_ADDR_FIELD_COUNT] = {
 static void	 set_limits(struct msg *, const struct msg_limits *);
 static void	 on_warning(gint64, GMimeParserWarning, const gchar *,
 		    gpointer);
+static void	 record_warning(struct msg *, gint64, GMimeParserWarning,
+		    const char *);
 static const char *warning_text(GMimeParserWarning);
 static bool	 is_header_warning(GMimeParserWarning);
 static size_t	 skip_preamble(struct msg *, const char *, size_t);
 static size_t	 header_end(const char *, size_t);
 static void	 parse_headers(struct msg *);
-static void	 set_fallback_charsets(struct msg *, GMimeMessage *);
+static int	 head_gmime(struct msg *);
+static int	 head_own(struct msg *);
+static void	 top_free(struct msg *);
+static void	 defect_put(struct msg *, size_t, char *);
+static int	 message_field_kind(const struct msg_field *);
+static void	 addr_check(struct msg *, const char *, size_t, size_t);
+static void	 defer_addr_check(struct msg *, const struct msg_field *);
+static void	 run_deferred(struct msg *);
+static bool	 utf8_ascii(const char *, size_t);
+static int	 head_top_part(struct msg *, const struct msg_field *,
+		    char **, size_t);
+static void	 head_keep(struct msg *, const struct msg_field *, char **,
+		    size_t, char *);
+static void	 set_fallback_charsets(struct msg *, const char *);
 static size_t	 gather_headers(GMimeMessage *, struct header_ref **);
 static int	 compare_header_ref(const void *, const void *);
 static void	 load_headers(struct msg *, GMimeMessage *);
@@ -77,6 +105,7 @@ static const char *first_reference(struct msg *, const char *);
 static const char *all_references(struct msg *, const char *);
 static void	 load_date(struct msg *);
 static void	 load_addrs(struct msg *, enum msg_addr_field);
+static void	 ensure_addrs(struct msg *);
 static void	 add_addr_list(struct msg *, enum msg_addr_field,
 		    InternetAddressList *, int);
 static void	 add_addr(struct msg *, enum msg_addr_field, const char *,
@@ -89,6 +118,21 @@ static const char *check_auto_content_type(struct msg *);
 static const char *check_auto_sender(struct msg *);
 static bool	 is_daemon_address(const char *);
 static bool	 has_token(const char *, const char *);
+
+struct msg_stats	msg_stats;
+static bool		gmime_only;
+
+void
+msg_set_gmime_only(bool on)
+{
+	gmime_only = on;
+}
+
+bool
+msg_gmime_only(void)
+{
+	return gmime_only;
+}
 
 void
 msg_library_init(void)
@@ -131,6 +175,7 @@ msg_new_take(char *data, size_t len, const struct msg_limits *limits)
 	m->raw_len = len;
 	m->date_time = (time_t)-1;
 	m->subject = "";
+	m->defect_insert = SIZE_MAX;
 	m->options = g_mime_parser_options_new();
 	g_mime_parser_options_set_warning_callback(m->options, on_warning, m);
 
@@ -167,6 +212,12 @@ msg_free(struct msg *m)
 	free(m->raw_values);
 	free(m->attachments);
 	msg_body_free(m);
+	top_free(m);
+	free(m->head_store);
+	free(m->deferred);
+	for (i = 0; i < m->narrays; i++)
+		g_byte_array_free(m->arrays[i], FALSE);
+	free(m->arrays);
 	g_mime_parser_options_free(m->options);
 	free(m->raw);
 	free(m);
@@ -217,31 +268,72 @@ msg_defect(struct msg *m, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*s, *sane;
-	size_t	 i;
+	size_t	 i, real;
 
-	if (m->ndefects > MSG_MAX_DEFECTS)
+	/* Past the cap, only a defect put back in its place may count. */
+	if (m->ndefects > MSG_MAX_DEFECTS && m->defect_insert == SIZE_MAX)
 		return;
 	va_start(ap, fmt);
 	s = xvasprintf(fmt, ap);
 	va_end(ap);
 	sane = msg_utf8_sanitize(s, strlen(s));
 	free(s);
-	for (i = 0; i < m->ndefects; i++) {
-		if (strcmp(m->defects[i], sane) == 0) {
-			free(sane);
-			return;
-		}
-	}
-	if (m->ndefects == MSG_MAX_DEFECTS) {
+	real = MIN(m->ndefects, MSG_MAX_DEFECTS);
+	for (i = 0; i < real; i++) {
+		if (strcmp(m->defects[i], sane) != 0)
+			continue;
 		free(sane);
-		sane = xstrdup("too many defects, the rest not listed");
+		/* Found later than where it belongs: move it there. */
+		if (m->defect_insert != SIZE_MAX && i >= m->defect_insert) {
+			sane = m->defects[i];
+			memmove(&m->defects[m->defect_insert + 1],
+			    &m->defects[m->defect_insert],
+			    (i - m->defect_insert) * sizeof *m->defects);
+			m->defects[m->defect_insert++] = sane;
+		}
+		return;
 	}
+	if (m->defect_insert == SIZE_MAX || m->defect_insert >= real) {
+		/* At the end: the first MSG_MAX_DEFECTS, then a note. */
+		if (m->defect_insert != SIZE_MAX)
+			m->defect_insert++;
+		if (real == MSG_MAX_DEFECTS) {
+			free(sane);
+			if (m->ndefects > MSG_MAX_DEFECTS)
+				return;
+			sane = xstrdup("too many defects, the rest not listed");
+		}
+		defect_put(m, m->ndefects, sane);
+		return;
+	}
+	/* Put back in its place: the last one kept may have to go. */
+	defect_put(m, m->defect_insert++, sane);
+	if (m->ndefects > MSG_MAX_DEFECTS + 1 ||
+	    (m->ndefects == MSG_MAX_DEFECTS + 1 &&
+	    strcmp(m->defects[MSG_MAX_DEFECTS], "too many defects, the rest "
+	    "not listed") != 0)) {
+		free(m->defects[MSG_MAX_DEFECTS]);
+		m->defects[MSG_MAX_DEFECTS] = xstrdup("too many defects, the "
+		    "rest not listed");
+		for (i = MSG_MAX_DEFECTS + 1; i < m->ndefects; i++)
+			free(m->defects[i]);
+		m->ndefects = MSG_MAX_DEFECTS + 1;
+	}
+}
+
+/* Insert s at index at of the defects. */
+static void
+defect_put(struct msg *m, size_t at, char *s)
+{
 	if (m->ndefects == m->defects_size) {
 		m->defects_size = m->defects_size == 0 ? 8 : m->defects_size * 2;
 		m->defects = xreallocarray(m->defects, m->defects_size,
 		    sizeof *m->defects);
 	}
-	m->defects[m->ndefects++] = sane;
+	memmove(&m->defects[at + 1], &m->defects[at],
+	    (m->ndefects - at) * sizeof *m->defects);
+	m->defects[at] = s;
+	m->ndefects++;
 }
 
 static void
@@ -249,10 +341,37 @@ on_warning(gint64 offset, GMimeParserWarning code, const gchar *item,
     gpointer arg)
 {
 	struct msg	*m = arg;
-	char		 where[64] = "";
 
-	if (m->quiet || (m->header_stage && !is_header_warning(code)))
+	switch (m->warn_mode) {
+	case MSG_WARN_QUIET:
 		return;
+	case MSG_WARN_CAPTURE:
+		m->warned = true;
+		m->nwarnings++;
+		m->warned_code = code;
+		m->warned_offset = offset;
+		return;
+	case MSG_WARN_AT:
+		/* GMime's own parse reports at the field: ours cannot know. */
+		if (offset != -1)
+			m->warned = true;
+		offset = m->warn_at;
+		break;
+	case MSG_WARN_RECORD:
+		break;
+	}
+	if (m->header_stage && !is_header_warning(code))
+		return;
+	record_warning(m, offset, code, item);
+}
+
+/* A parser warning as on_warning() words it. */
+static void
+record_warning(struct msg *m, gint64 offset, GMimeParserWarning code,
+    const char *item)
+{
+	char	 where[64] = "";
+
 	if (offset >= 0)
 		snprintf(where, sizeof where, " at byte %lld",
 		    (long long)offset);
@@ -356,6 +475,25 @@ header_end(const char *p, size_t len)
 	return len;
 }
 
+/*
+ * A GMime stream over len bytes at data (inside m->raw), without a copy:
+ * the array stays until msg_free(), after GMime's objects are gone.
+ */
+GMimeStream *
+msg_gmime_stream(struct msg *m, const char *data, size_t len)
+{
+	GByteArray	*ba;
+	GMimeStream	*stream;
+
+	ba = g_byte_array_new_take((guint8 *)(uintptr_t)data, len);
+	m->arrays = xreallocarray(m->arrays, m->narrays + 1,
+	    sizeof *m->arrays);
+	m->arrays[m->narrays++] = ba;
+	stream = g_mime_stream_mem_new_with_byte_array(ba);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+	return stream;
+}
+
 GMimeMessage *
 msg_gmime_parse(struct msg *m, const char *data, size_t len)
 {
@@ -363,7 +501,7 @@ msg_gmime_parse(struct msg *m, const char *data, size_t len)
 	GMimeParser	*parser;
 	GMimeMessage	*gm;
 
-	stream = g_mime_stream_mem_new_with_buffer(data, len);
+	stream = msg_gmime_stream(m, data, len);
 	parser = g_mime_parser_new_with_stream(stream);
 	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
 	g_mime_parser_set_persist_stream(parser, TRUE);
@@ -376,29 +514,409 @@ msg_gmime_parse(struct msg *m, const char *data, size_t len)
 static void
 parse_headers(struct msg *m)
 {
-	GMimeMessage	*gm;
-	int		 f;
+	if (gmime_only || head_own(m) != 0) {
+		msg_stats.head_gmime++;
+		if (head_gmime(m) != 0)
+			return;
+	} else
+		msg_stats.head_own++;
+	if (m->nheaders == 0)
+		msg_defect(m, "no header fields");
+	load_ids(m);
+	load_date(m);
+	/*
+	 * Address fields are parsed, and the automatic-mail check made, when
+	 * first asked for; their defects still go here in the list.
+	 */
+	m->addr_defect_pos = m->ndefects;
+	load_return_path(m);
+	load_list(m);
+}
+
+/* Every address field, once, its defects where parse_headers() left room. */
+static void
+ensure_addrs(struct msg *m)
+{
+	int	 f;
+
+	if (m->addrs_done)
+		return;
+	m->addrs_done = true;
+	m->defect_insert = m->addr_defect_pos;
+	for (f = 0; f < MSG_ADDR_FIELD_COUNT; f++)
+		load_addrs(m, (enum msg_addr_field)f);
+	m->defect_insert = SIZE_MAX;
+}
+
+/* The header block parsed by GMime: what msg-head.c is unsure of. */
+static int
+head_gmime(struct msg *m)
+{
+	GMimeMessage		*gm;
+	GMimeObject		*part;
+	GMimeContentType	*ct = NULL;
 
 	m->header_stage = true;
 	gm = msg_gmime_parse(m, m->parse, m->header_len);
 	m->header_stage = false;
 	if (gm == NULL) {
 		msg_defect(m, "no header block could be parsed");
-		return;
+		return -1;
 	}
-	set_fallback_charsets(m, gm);
+	if ((part = g_mime_message_get_mime_part(gm)) != NULL)
+		ct = g_mime_object_get_content_type(part);
+	set_fallback_charsets(m, ct == NULL ? NULL :
+	    g_mime_content_type_get_parameter(ct, "charset"));
 	load_headers(m, gm);
 	msg_body_note_top(m, gm);
 	g_object_unref(gm);
-	if (m->nheaders == 0)
-		msg_defect(m, "no header fields");
-	load_ids(m);
-	load_date(m);
-	for (f = 0; f < MSG_ADDR_FIELD_COUNT; f++)
-		load_addrs(m, (enum msg_addr_field)f);
-	load_return_path(m);
-	load_list(m);
-	m->auto_reason = check_auto(m);
+	return 0;
+}
+
+/*
+ * The header block split by msg-head.c, with the defects GMime's parser
+ * reports for such a block: unencoded 8-bit fields, repeated fields that
+ * may appear once, address lists it cannot read. -1, with nothing kept,
+ * when GMime must parse it after all: a line that is not a field, a
+ * repeated Content-* field, a Subject or Content-* value GMime would warn
+ * about, a multipart without a boundary.
+ */
+static int
+head_own(struct msg *m)
+{
+	struct msg_field	*f;
+	char			**vals = NULL, *store = NULL, *o;
+	size_t			 i, n, ndefects = m->ndefects;
+	int			 rc = -1;
+
+	if (msg_head_split(m->parse, m->header_len, &f, &n) != 0)
+		return -1;
+	if (n > 0) {
+		store = xmalloc(m->header_len + 2 * n + 1);
+		vals = xreallocarray(NULL, n, sizeof *vals);
+	}
+	for (i = 0, o = store; i < n; i++) {
+		vals[i] = o;
+		o += msg_head_unfold(f[i].value, f[i].value_len, o) + 1;
+	}
+	msg_head_warn_fields(m, f, n, 0);
+	/* As GMime does: with its default fallback charsets until here. */
+	if (msg_head_message_fields(m, f, vals, n, true) != 0 ||
+	    head_top_part(m, f, vals, n) != 0) {
+		msg_defects_truncate(m, ndefects);
+		m->ndeferred = 0;
+		top_free(m);
+		free(store);
+		goto done;
+	}
+	head_keep(m, f, vals, n, o);
+	m->head_store = store;
+	m->own_head = true;
+	set_fallback_charsets(m, m->top.type == NULL ? NULL :
+	    msg_ctype_param(m->top.type, "charset"));
+	rc = 0;
+done:
+	free(vals);
+	free(f);
+	return rc;
+}
+
+/*
+ * What GMime's parser reports while it reads the fields of a header block
+ * at byte base: fields it drops, fields with 8-bit bytes.
+ */
+void
+msg_head_warn_fields(struct msg *m, const struct msg_field *f, size_t n,
+    size_t base)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (f[i].invalid)
+			msg_defect(m, "%s at byte %zu: %.*s",
+			    warning_text(GMIME_CRIT_INVALID_HEADER_NAME),
+			    base + f[i].offset, (int)MIN(f[i].value_len, 80),
+			    f[i].value);
+		else if (!utf8_ascii(f[i].name, f[i].name_len) ||
+		    (!utf8_ascii(f[i].value, f[i].value_len) &&
+		    !g_utf8_validate_len(f[i].value, f[i].value_len, NULL)))
+			msg_defect(m, "%s at byte %zu: %.*s",
+			    warning_text(GMIME_WARN_UNENCODED_8BIT_HEADER),
+			    base + f[i].offset, (int)MIN(f[i].name_len, 80),
+			    f[i].name);
+	}
+}
+
+/* Only 7-bit bytes? */
+static bool
+utf8_ascii(const char *s, size_t len)
+{
+	uint64_t	 w, acc = 0;
+	size_t		 i;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		acc |= w;
+	}
+	if (acc & UINT64_C(0x8080808080808080))
+		return false;
+	for (; i < len; i++) {
+		if ((unsigned char)s[i] >= 0x80)
+			return false;
+	}
+	return true;
+}
+
+static void
+top_free(struct msg *m)
+{
+	msg_ctype_free(m->top.type);
+	if (m->top.disposition != NULL)
+		g_object_unref(m->top.disposition);
+	m->top.type = NULL;
+	m->top.disposition = NULL;
+}
+
+/*
+ * GMime's parse of an address list as written (folds and all): what it
+ * warns about is reported at the field's offset.
+ */
+static void
+addr_check(struct msg *m, const char *value, size_t len, size_t offset)
+{
+	InternetAddressList	*list;
+	char			*raw;
+
+	raw = xstrndup(value, len);
+	m->warn_mode = MSG_WARN_AT;
+	m->warn_at = (gint64)offset;
+	list = internet_address_list_parse(m->options, raw);
+	m->warn_mode = MSG_WARN_RECORD;
+	free(raw);
+	if (list != NULL)
+		g_object_unref(list);
+}
+
+/* The check of a header field's address list, when defects are asked for. */
+static void
+defer_addr_check(struct msg *m, const struct msg_field *f)
+{
+	struct msg_deferred	*d;
+
+	m->deferred = xreallocarray(m->deferred, m->ndeferred + 1,
+	    sizeof *m->deferred);
+	d = &m->deferred[m->ndeferred++];
+	d->value = f->value;
+	d->len = f->value_len;
+	d->offset = f->offset;
+	d->pos = m->ndefects;
+}
+
+/*
+ * The deferred checks, their defects put where they were found: the last
+ * first, so that each one's place is still where it was.
+ */
+static void
+run_deferred(struct msg *m)
+{
+	struct msg_deferred	*d;
+	GMimeParserOptions	*options;
+
+	if (m->ndeferred == 0)
+		return;
+	/* The options of the header stage: GMime's fallback charsets. */
+	options = m->options;
+	m->options = g_mime_parser_options_new();
+	g_mime_parser_options_set_warning_callback(m->options, on_warning, m);
+	while (m->ndeferred > 0) {
+		d = &m->deferred[--m->ndeferred];
+		m->defect_insert = d->pos;
+		addr_check(m, d->value, d->len, d->offset);
+		m->defect_insert = SIZE_MAX;
+	}
+	g_mime_parser_options_free(m->options);
+	m->options = options;
+}
+
+void
+msg_defects_truncate(struct msg *m, size_t n)
+{
+	while (m->ndefects > n)
+		free(m->defects[--m->ndefects]);
+}
+
+/*
+ * What GMime's message does with each field that is not Content-*: a
+ * repeated field that RFC 5322 allows once is reported, address fields are
+ * parsed (their warnings reported at the field), the Subject decoded.
+ */
+int
+msg_head_message_fields(struct msg *m, const struct msg_field *f, char **vals,
+    size_t n, bool defer)
+{
+	char	*d;
+	size_t	 i;
+	int	 kind;
+
+	m->warned = false;
+	for (i = 0; i < n; i++) {
+		if (f[i].invalid || (f[i].name_len >= 8 &&
+		    strncasecmp(f[i].name, "Content-", 8) == 0))
+			continue;
+		kind = message_field_kind(&f[i]);
+		if (kind & FIELD_ONCE)
+			msg_head_repeated(m, f, i);
+		/* Most lists are plain: no warning to look for. */
+		if ((kind & FIELD_ADDRESS) &&
+		    !msg_addr_simple(f[i].value, f[i].value_len)) {
+			if (defer)
+				defer_addr_check(m, &f[i]);
+			else
+				addr_check(m, f[i].value, f[i].value_len,
+				    f[i].offset);
+		}
+		/*
+		 * GMime decodes values (the Subject, and others it reads)
+		 * and warns about RFC 2047 words it cannot: when it would,
+		 * let it parse the block.
+		 */
+		if (strstr(vals[i], "=?") != NULL) {
+			m->warn_mode = MSG_WARN_CAPTURE;
+			d = g_mime_utils_header_decode_text(m->options, vals[i]);
+			m->warn_mode = MSG_WARN_RECORD;
+			g_free(d);
+		}
+		if (m->warned)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * What GMime's message does with a field: RFC 5322 allows it once, it
+ * holds addresses GMime parses (not the Resent-* ones).
+ */
+static int
+message_field_kind(const struct msg_field *f)
+{
+	static const struct {
+		const char	*name;
+		size_t		 len;
+		int		 kind;
+	} fields[] = {
+		{ "Bcc", 3, FIELD_ONCE | FIELD_ADDRESS },
+		{ "Cc", 2, FIELD_ONCE | FIELD_ADDRESS },
+		{ "Date", 4, FIELD_ONCE },
+		{ "From", 4, FIELD_ONCE | FIELD_ADDRESS },
+		{ "In-Reply-To", 11, FIELD_ONCE },
+		{ "Message-ID", 10, FIELD_ONCE },
+		{ "References", 10, FIELD_ONCE },
+		{ "Reply-To", 8, FIELD_ONCE | FIELD_ADDRESS },
+		{ "Sender", 6, FIELD_ONCE | FIELD_ADDRESS },
+		{ "Subject", 7, FIELD_ONCE },
+		{ "To", 2, FIELD_ONCE | FIELD_ADDRESS },
+	};
+	size_t	 k;
+
+	for (k = 0; k < G_N_ELEMENTS(fields); k++) {
+		if (f->name_len == fields[k].len &&
+		    strncasecmp(f->name, fields[k].name, f->name_len) == 0)
+			return fields[k].kind;
+	}
+	return 0;
+}
+
+/*
+ * GMime reports a field repeated in a part (any field) or a message (the
+ * ones RFC 5322 allows once): "duplicated" when the raw values are the
+ * same as the first one's, "conflicting" when not.
+ */
+void
+msg_head_repeated(struct msg *m, const struct msg_field *f, size_t i)
+{
+	size_t	 j;
+
+	for (j = 0; j < i; j++) {
+		if (f[j].name_len != f[i].name_len ||
+		    strncasecmp(f[j].name, f[i].name, f[i].name_len) != 0)
+			continue;
+		msg_defect(m, "%s at byte %zu: %.*s", warning_text(
+		    f[j].value_len == f[i].value_len && memcmp(f[j].value,
+		    f[i].value, f[i].value_len) == 0 ?
+		    GMIME_WARN_DUPLICATED_HEADER : GMIME_CRIT_CONFLICTING_HEADER),
+		    f[i].offset, (int)MIN(f[i].name_len, 80), f[i].name);
+		return;
+	}
+}
+
+/*
+ * The Content-* fields of the top part: its type, disposition and
+ * transfer encoding, parsed by GMime as it would. -1 when any of them
+ * makes GMime warn or is repeated.
+ */
+static int
+head_top_part(struct msg *m, const struct msg_field *f, char **vals,
+    size_t n)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < n; i++) {
+		if (f[i].name_len < 8 || strncasecmp(f[i].name, "Content-",
+		    8) != 0)
+			continue;
+		/*
+		 * 8-bit text is decoded with the fallback charsets, which the
+		 * header stage and GMime's body parse do not share.
+		 */
+		if (!utf8_ascii(vals[i], strlen(vals[i])))
+			return -1;
+		for (j = 0; j < i; j++) {
+			if (f[j].name_len == f[i].name_len &&
+			    strncasecmp(f[j].name, f[i].name,
+			    f[i].name_len) == 0)
+				return -1;
+		}
+	}
+	m->top.encoding = GMIME_CONTENT_ENCODING_DEFAULT;
+	m->top.first_encoding = GMIME_CONTENT_ENCODING_DEFAULT;
+	return msg_part_fields(m, f, vals, n, &m->top, false);
+}
+
+/* The fields kept: names and unfolded values in one block. */
+static void
+head_keep(struct msg *m, const struct msg_field *f, char **vals, size_t n,
+    char *o)
+{
+	size_t	 i, k, count = 0;
+
+	for (i = 0; i < n; i++)
+		count += !f[i].invalid;
+	if (count > m->limits.max_headers) {
+		msg_defect(m, "%zu header fields, only the first %zu kept",
+		    count, m->limits.max_headers);
+		count = m->limits.max_headers;
+	}
+	if (count > 0) {
+		m->headers = xreallocarray(NULL, count, sizeof *m->headers);
+		m->raw_values = xreallocarray(NULL, count,
+		    sizeof *m->raw_values);
+	}
+	for (i = 0, k = 0; k < count; i++) {
+		if (f[i].invalid)
+			continue;
+		if (utf8_ascii(f[i].name, f[i].name_len)) {
+			memcpy(o, f[i].name, f[i].name_len);
+			o[f[i].name_len] = '\0';
+			m->headers[k].name = o;
+			o += f[i].name_len + 1;
+		} else
+			m->headers[k].name = msg_keep_utf8(m, f[i].name,
+			    f[i].name_len);
+		m->headers[k].value = NULL;
+		m->raw_values[k] = vals[i];
+		k++;
+	}
+	m->nheaders = count;
 }
 
 /*
@@ -406,17 +924,10 @@ parse_headers(struct msg *m)
  * else UTF-8, else the Western Windows code page.
  */
 static void
-set_fallback_charsets(struct msg *m, GMimeMessage *gm)
+set_fallback_charsets(struct msg *m, const char *charset)
 {
-	GMimeObject		*part;
-	GMimeContentType	*ct = NULL;
 	const char		*cs[4] = { "UTF-8", NULL, NULL, NULL };
-	const char		*charset = NULL;
 
-	if ((part = g_mime_message_get_mime_part(gm)) != NULL)
-		ct = g_mime_object_get_content_type(part);
-	if (ct != NULL)
-		charset = g_mime_content_type_get_parameter(ct, "charset");
 	if (charset != NULL &&
 	    g_ascii_strcasecmp(charset, "us-ascii") != 0 &&
 	    g_ascii_strcasecmp(charset, "utf-8") != 0 &&
@@ -518,13 +1029,15 @@ load_header(struct msg *m, size_t i, GMimeHeader *h)
 static const char *
 header_value(struct msg *m, size_t i)
 {
-	char	*decoded;
+	enum msg_warn_mode	 mode;
+	char			*decoded;
 
 	if (m->headers[i].value != NULL)
 		return m->headers[i].value;
-	m->quiet = true;	/* the parser has warned already */
+	mode = m->warn_mode;
+	m->warn_mode = MSG_WARN_QUIET;	/* the parser has warned already */
 	decoded = decode_text(m, m->raw_values[i]);
-	m->quiet = false;
+	m->warn_mode = mode;
 	m->headers[i].value = trim(msg_keep(m, msg_utf8_sanitize(decoded,
 	    strlen(decoded))));
 	g_free(decoded);
@@ -545,6 +1058,9 @@ decode_text(struct msg *m, const char *s)
 	const char	*cut, *next;
 	char		*piece, *d;
 
+	/* Plain 7-bit text without encoded words decodes to itself. */
+	if (strstr(s, "=?") == NULL && utf8_ascii(s, strlen(s)))
+		return g_strdup(s);
 	out = g_string_new(NULL);
 	while ((cut = strstr(s, "=?=")) != NULL) {
 		piece = g_strndup(s, (size_t)(cut + 3 - s));
@@ -869,9 +1385,13 @@ check_auto_content_type(struct msg *m)
 
 	if ((v = raw_header(m, "Content-Type", 0)) == NULL)
 		return NULL;
-	m->quiet = true;
+	/* Only these two types say anything: most messages need no parse. */
+	if (strcasestr(v, "report") == NULL &&
+	    strcasestr(v, "delivery-status") == NULL)
+		return NULL;
+	m->warn_mode = MSG_WARN_QUIET;
 	ct = g_mime_content_type_parse(m->options, v);
-	m->quiet = false;
+	m->warn_mode = MSG_WARN_RECORD;
 	if (ct == NULL)
 		return NULL;
 	if (g_mime_content_type_is_type(ct, "multipart", "report")) {
@@ -995,6 +1515,7 @@ msg_addrs(struct msg *m, enum msg_addr_field f, const struct msg_addr **out)
 		*out = NULL;
 		return 0;
 	}
+	ensure_addrs(m);
 	*out = m->addrs[f];
 	return m->naddrs[f];
 }
@@ -1064,6 +1585,10 @@ msg_is_list(struct msg *m)
 bool
 msg_is_auto(struct msg *m, const char **why)
 {
+	if (!m->auto_done) {
+		m->auto_done = true;
+		m->auto_reason = check_auto(m);
+	}
 	if (why != NULL)
 		*why = m->auto_reason;
 	return m->auto_reason != NULL;
@@ -1072,6 +1597,9 @@ msg_is_auto(struct msg *m, const char **why)
 size_t
 msg_defects(struct msg *m, const char *const **out)
 {
+	/* The address fields' defects come after the header block's. */
+	ensure_addrs(m);
+	run_deferred(m);
 	*out = (const char *const *)m->defects;
 	return m->ndefects;
 }

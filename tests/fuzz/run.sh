@@ -18,7 +18,7 @@ if ! command -v clang >/dev/null 2>&1; then
 fi
 mkdir -p "$out"
 pkgs="libcurl libpcre2-8 yaml-0.1 libcrypto sqlite3 gmime-3.0 libxml-2.0 jansson"
-msg_srcs="src/msg.c src/msg-body.c src/msg-html.c src/msg-utf8.c src/xmalloc.c src/log.c"
+msg_srcs="src/msg.c src/msg-body.c src/msg-head.c src/msg-mime.c src/msg-html.c src/msg-utf8.c src/xmalloc.c src/log.c"
 # The rule loader reaches conf.c (durations) and through it most modules:
 # every source but main.c.
 all_srcs=$(ls src/*.c | grep -v '^src/main\.c$')

@@ -17,6 +17,7 @@
 #include <glib.h>
 
 #include "msg.h"
+#include "msg-private.h"
 #include "xmalloc.h"
 
 #ifndef FIXTURES
@@ -653,6 +654,188 @@ test_header_values_on_demand(void **state)
 	msg_free(m);
 }
 
+/*
+ * Boundaries as msg-mime.c finds them (the body is not left to GMime):
+ * an outer boundary ends an inner multipart that never closed, preamble
+ * and epilogue are not text, the line break before a boundary is the
+ * boundary's, CRLF as LF.
+ */
+static void
+test_boundaries(void **state)
+{
+	static const char nested[] = "From: a@b.example\n"
+	    "Subject: nest\n"
+	    "Content-Type: multipart/mixed; boundary=\"A\"\n"
+	    "\n"
+	    "preamble\n"
+	    "--A\n"
+	    "Content-Type: multipart/alternative; boundary=\"B\"\n"
+	    "\n"
+	    "--B\n"
+	    "Content-Type: text/plain\n"
+	    "\n"
+	    "inner text\n"
+	    "--A\n"
+	    "Content-Type: text/plain\n"
+	    "\n"
+	    "second part\n"
+	    "--A--\n"
+	    "epilogue\n";
+	static const char crlf[] = "Subject: crlf\r\n"
+	    "Content-Type: multipart/mixed; boundary=A\r\n"
+	    "\r\n"
+	    "--A\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "\r\n"
+	    "Hello\r\n"
+	    "--A\r\n"
+	    "\r\n"
+	    "World\r\n"
+	    "--A--\r\n";
+	static const char open_end[] = "Subject: open\n"
+	    "Content-Type: multipart/mixed; boundary=A\n"
+	    "\n"
+	    "--A\n"
+	    "\n"
+	    "only part\n";
+	const char *const	*d;
+	struct msg		*m;
+	size_t			 own = msg_stats.body_own, n;
+	char			*want;
+
+	(void)state;
+	m = msg_new(nested, sizeof nested - 1, NULL);
+	assert_string_equal(msg_text(m), "inner text\nsecond part");
+	n = msg_defects(m, &d);
+	assert_int_equal(n, 1);
+	/* At the inner multipart's Content-Type field. */
+	want = xasprintf("multipart without parts at byte %zu: alternative",
+	    (size_t)(strstr(nested, "Content-Type: multipart/alt") - nested));
+	assert_string_equal(d[0], want);
+	free(want);
+	msg_free(m);
+	m = msg_new(crlf, sizeof crlf - 1, NULL);
+	assert_string_equal(msg_text(m), "Hello\nWorld");
+	assert_int_equal(msg_defects(m, &d), 0);
+	msg_free(m);
+	m = msg_new(open_end, sizeof open_end - 1, NULL);
+	assert_string_equal(msg_text(m), "only part");
+	assert_int_equal(msg_defects(m, &d), 1);
+	assert_string_equal(d[0], "truncated message");
+	msg_free(m);
+	assert_int_equal(msg_stats.body_own, own + 3);
+}
+
+/*
+ * A message/rfc822 part: listed with the size GMime writes it out with
+ * (its header, the blank line, its body without the line break that
+ * belongs to the boundary), its text not the message's but an attachment.
+ */
+static void
+test_message_part(void **state)
+{
+	static const char raw[] = "Subject: fwd\n"
+	    "Content-Type: multipart/mixed; boundary=A\n"
+	    "\n"
+	    "--A\n"
+	    "Content-Type: text/plain\n"
+	    "\n"
+	    "see below\n"
+	    "--A\n"
+	    "Content-Type: message/rfc822\n"
+	    "\n"
+	    "Subject: x\n"
+	    "\n"
+	    "body\n"
+	    "--A--\n";
+	const struct msg_attachment	*a;
+	struct msg			*m;
+
+	(void)state;
+	m = msg_new(raw, sizeof raw - 1, NULL);
+	assert_string_equal(msg_text(m), "see below");
+	/* The message, then the parts it holds: its body, not text. */
+	assert_int_equal(msg_attachments(m, &a), 2);
+	assert_string_equal(a[0].content_type, "message/rfc822");
+	assert_string_equal(a[0].filename, "");
+	/* "Subject: x\n" (11) + "\n" (1) + "body" (4) */
+	assert_int_equal(a[0].size, 16);
+	assert_string_equal(a[1].content_type, "text/plain");
+	assert_int_equal(a[1].size, 4);
+	msg_free(m);
+}
+
+/* max_parts stops the walk: the first parts' text, then a defect. */
+static void
+test_parts_cap(void **state)
+{
+	struct buf		 b;
+	struct msg_limits	 lim = { 0 };
+	struct msg		*m;
+	const char *const	*d;
+	const char		*text;
+	size_t			 n;
+	int			 i;
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	buf_addstr(&b, "Subject: many\n"
+	    "Content-Type: multipart/mixed; boundary=A\n\n");
+	for (i = 0; i < 30; i++)
+		buf_printf(&b, "--A\n\npart-%02d\n", i);
+	buf_addstr(&b, "--A--\n");
+	lim.max_parts = 10;
+	m = msg_new(b.data, b.len, &lim);
+	text = msg_text(m);
+	/* The multipart is the first of the ten parts walked. */
+	assert_non_null(strstr(text, "part-00"));
+	assert_non_null(strstr(text, "part-08"));
+	assert_null(strstr(text, "part-09"));
+	n = msg_defects(m, &d);
+	assert_int_equal(n, 1);
+	assert_string_equal(d[0], "more than 10 MIME parts, the rest skipped");
+	msg_free(m);
+	buf_free(&b);
+}
+
+/*
+ * A multipart where an attachment is expected (the second part of
+ * multipart/signed): its size is GMime's rewriting of it, so the body is
+ * left to GMime, and still listed.
+ */
+static void
+test_signed_multipart_signature(void **state)
+{
+	static const char raw[] = "Subject: signed\n"
+	    "Content-Type: multipart/signed; boundary=S; protocol=x\n"
+	    "\n"
+	    "--S\n"
+	    "Content-Type: text/plain\n"
+	    "\n"
+	    "Signed text\n"
+	    "--S\n"
+	    "Content-Type: multipart/mixed; boundary=M\n"
+	    "\n"
+	    "--M\n"
+	    "\n"
+	    "sig\n"
+	    "--M--\n"
+	    "--S--\n";
+	const struct msg_attachment	*a;
+	struct msg			*m;
+	size_t				 gmime = msg_stats.body_gmime;
+
+	(void)state;
+	m = msg_new(raw, sizeof raw - 1, NULL);
+	assert_string_equal(msg_text(m), "Signed text");
+	assert_int_equal(msg_attachments(m, &a), 1);
+	assert_string_equal(a[0].content_type, "multipart/mixed");
+	assert_true(a[0].is_signed);
+	assert_false(a[0].is_encrypted);
+	assert_int_equal(msg_stats.body_gmime, gmime + 1);
+	msg_free(m);
+}
+
 int
 main(void)
 {
@@ -670,6 +853,10 @@ main(void)
 		cmocka_unit_test(test_single_part_text),
 		cmocka_unit_test(test_attachment_sizes_later),
 		cmocka_unit_test(test_header_values_on_demand),
+		cmocka_unit_test(test_boundaries),
+		cmocka_unit_test(test_message_part),
+		cmocka_unit_test(test_parts_cap),
+		cmocka_unit_test(test_signed_multipart_signature),
 	};
 
 	msg_library_init();
