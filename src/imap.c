@@ -32,6 +32,7 @@
 #define IMAP_MAX_RESPONSE	((size_t)1 << 30)
 #define IMAP_DEFAULT_LITERAL	((size_t)64 << 20)
 #define IMAP_READ_CHUNK		65536
+#define IMAP_LOGIN_BUFFER	4096	/* libcurl's, for lines up to 2 KiB */
 
 struct fetch_acc {
 	struct imap_message	*v;
@@ -138,6 +139,12 @@ imap_connect(struct imap_conn *c, const struct conf_account *a,
 	}
 	/* libcurl picks the strongest mechanism and never falls back: pin. */
 	curl_easy_setopt(c->curl, CURLOPT_LOGIN_OPTIONS, opts);
+	/*
+	 * libcurl reads only the login's responses into its receive buffer
+	 * and keeps it as long as the handle: 16 KiB by default, for every
+	 * account in IDLE. Its line reader cuts lines over half the buffer.
+	 */
+	curl_easy_setopt(c->curl, CURLOPT_BUFFERSIZE, (long)IMAP_LOGIN_BUFFER);
 	net_setup_account(c->curl, a);
 	if ((rc = net_perform_keep(c->curl)) != CURLE_OK) {
 		*cause = xasprintf("%s: %s", url, curl_easy_strerror(rc));
