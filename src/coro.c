@@ -295,6 +295,13 @@ coro_interrupt(struct coro *c)
 	c->stopping = true;
 }
 
+void
+coro_wake(struct coro *c)
+{
+	if (c->waiting)
+		c->wake = true;
+}
+
 bool
 coro_stopping(void)
 {

@@ -146,7 +146,7 @@ imap_connect(struct imap_conn *c, const struct conf_account *a,
 	 */
 	curl_easy_setopt(c->curl, CURLOPT_BUFFERSIZE, (long)IMAP_LOGIN_BUFFER);
 	net_setup_account(c->curl, a);
-	if ((rc = net_perform_keep(c->curl)) != CURLE_OK) {
+	if ((rc = net_login(c->curl)) != CURLE_OK) {
 		*cause = xasprintf("%s: %s", url, curl_easy_strerror(rc));
 		goto fail;
 	}
