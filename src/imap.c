@@ -158,9 +158,14 @@ imap_connect(struct imap_conn *c, const struct conf_account *a,
 	c->fd = fd;
 	free(url);
 	free(opts);
-	/* What the server offers after login (MOVE, UIDPLUS, IDLE). */
-	if (imap_command(c, NULL, NULL, cause, "CAPABILITY") != IMAP_OK)
+	/*
+	 * What the server offers after login (MOVE, UIDPLUS, IDLE). Sent at
+	 * once: it ties the connection to its handle (see net_login).
+	 */
+	if (imap_command(c, NULL, NULL, cause, "CAPABILITY") != IMAP_OK) {
+		imap_close(c);
 		return IMAP_TEMP;
+	}
 	return IMAP_OK;
 
 fail:
@@ -169,16 +174,25 @@ fail:
 	net_release(c->curl);
 	curl_easy_cleanup(c->curl);
 	c->curl = NULL;
+	buf_free(&c->in);
+	free(c->label);
+	c->label = NULL;
 	return rc == CURLE_LOGIN_DENIED ? IMAP_NO : IMAP_TEMP;
 }
 
 void
 imap_close(struct imap_conn *c)
 {
-	char	*cause = NULL;
+	char		*cause = NULL;
+	curl_socket_t	 fd;
 
-	/* libcurl sends no LOGOUT on a CONNECT_ONLY connection. */
-	if (c->curl != NULL && c->fd != CURL_SOCKET_BAD) {
+	/*
+	 * libcurl sends no LOGOUT on a CONNECT_ONLY connection. Only on the
+	 * socket libcurl still has: one it closed may have a new owner.
+	 */
+	if (c->curl != NULL && c->fd != CURL_SOCKET_BAD &&
+	    curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &fd) ==
+	    CURLE_OK && fd == c->fd) {
 		c->timeout_ms = 2000;
 		if (imap_command(c, NULL, NULL, &cause, "LOGOUT") != IMAP_OK)
 			log_debug("%s: LOGOUT: %s", c->label, cause);

@@ -165,13 +165,31 @@ net_socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 	return 0;
 }
 
+/*
+ * The multi's one deadline. When it comes sooner, a coroutine driving the
+ * multi that waits with the old one is woken to wait again (one is enough:
+ * a timeout action serves every transfer); the running one sees it itself.
+ */
 static int
 net_timer_cb(CURLM *multi, long ms, void *arg)
 {
 	struct net_multi	*m = arg;
+	struct net_xfer		*x;
+	int64_t			 old = m->timer;
 
 	(void)multi;
 	m->timer = ms < 0 ? -1 : net_now() + ms;
+	if (m->timer < 0 || (old >= 0 && old <= m->timer))
+		return 0;
+	for (x = m->xfers; x != NULL; x = x->next)
+		if (x->co == coro_self())
+			return 0;
+	for (x = m->xfers; x != NULL; x = x->next) {
+		if (x->co != NULL) {
+			coro_wake(x->co);
+			break;
+		}
+	}
 	return 0;
 }
 
