@@ -237,12 +237,14 @@ net_xfer_add(struct net_multi *m, CURL *easy)
 static struct net_xfer *
 net_xfer_find(struct net_multi *m, CURL *easy)
 {
-	struct net_xfer	*x = NULL;
+	struct net_xfer	*x;
+	char		*p = NULL;
 
-	if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&x) !=
-	    CURLE_OK || x == NULL || x->m != m || x->easy != easy)
+	if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &p) != CURLE_OK ||
+	    p == NULL)
 		return NULL;
-	return x;
+	x = (struct net_xfer *)(void *)p;
+	return x->m == m && x->easy == easy ? x : NULL;
 }
 
 /* Take the handle off its multi (which closes a CONNECT_ONLY connection). */

@@ -199,6 +199,15 @@ watch_wait(struct watch *w)
 		watch_readable(&w->r, w);
 		return;
 	}
+	/*
+	 * Nothing unread: the input buffer goes, as after the login. It
+	 * keeps the size of the largest response read (up to 256 KiB after
+	 * a large message), and an account may wait in IDLE for hours.
+	 */
+	if (w->c.in_off == w->c.in.len) {
+		buf_free(&w->c.in);
+		w->c.in_off = 0;
+	}
 	pfd.fd = w->c.fd;
 	pfd.events = POLLIN;
 	if (coro_wait(&pfd, 1, ms, true) > 0)
