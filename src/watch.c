@@ -76,7 +76,7 @@ static void	 watch_main(void *);
 static time_t	 watch_liveness_every(const struct conf *);
 static void	 watch_trim(void);
 
-/* A sync has run since the last trim: its memory is free again. */
+/* A sync has ended since the last trim: its memory is free again. */
 static bool	 watch_synced;
 
 static bool
@@ -154,13 +154,16 @@ watch_sync(struct runner *r, struct watch *w)
 {
 	char	*cause = NULL;
 
-	watch_synced = true;
 	if (watch_idles(w))
-		return watch_sync_idle(r, w);
-	if (runner_sync_account(r, w->a, &cause) != 0)
-		return watch_fail(w, "syncing", cause);
-	w->backoff = 0;
-	w->due = time(NULL) + w->a->poll_seconds;
+		watch_sync_idle(r, w);
+	else if (runner_sync_account(r, w->a, &cause) != 0)
+		watch_fail(w, "syncing", cause);
+	else {
+		w->backoff = 0;
+		w->due = time(NULL) + w->a->poll_seconds;
+	}
+	/* Ended, or failed: what it allocated is free now. */
+	watch_synced = true;
 }
 
 /* New mail pushed, or the server ended IDLE: sync now. */
