@@ -65,7 +65,7 @@
 #define CORO_STACK	((size_t)8 << 20)
 #define CORO_GUARD	((size_t)128 << 10)
 /* Kept below the frame that trims: what the wait itself will use. */
-#define CORO_TRIM_MARGIN	((uintptr_t)8 << 10)
+#define CORO_TRIM_MARGIN	((uintptr_t)2 << 10)
 #define CORO_GRACE_MS	2000	/* longest wait once stopping */
 
 struct coro {
@@ -293,6 +293,13 @@ coro_interrupt(struct coro *c)
 			c->deadline = grace;
 	}
 	c->stopping = true;
+}
+
+void
+coro_wake(struct coro *c)
+{
+	if (c->waiting)
+		c->wake = true;
 }
 
 bool

@@ -44,6 +44,11 @@ int		 coro_poll(struct coro **, size_t, int max_ms);
  * on a server that stopped answering does not hold up the exit.
  */
 void		 coro_interrupt(struct coro *);
+/*
+ * Resume a coroutine waiting in coro_wait at the next chance, as if its
+ * time were up (coro_wait returns 0): what it waits for changed.
+ */
+void		 coro_wake(struct coro *);
 /* Has coro_interrupt been called on the running coroutine? */
 bool		 coro_stopping(void);
 

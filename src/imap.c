@@ -34,6 +34,7 @@
 #define IMAP_MAX_RESPONSE	((size_t)1 << 30)
 #define IMAP_DEFAULT_LITERAL	((size_t)64 << 20)
 #define IMAP_READ_CHUNK		65536
+#define IMAP_LOGIN_BUFFER	4096	/* libcurl's, for lines up to 2 KiB */
 
 struct fetch_acc {
 	struct imap_message	*v;
@@ -189,8 +190,14 @@ imap_connect(struct imap_conn *c, const struct conf_account *a,
 	}
 	/* libcurl picks the strongest mechanism and never falls back: pin. */
 	curl_easy_setopt(c->curl, CURLOPT_LOGIN_OPTIONS, opts);
+	/*
+	 * libcurl reads only the login's responses into its receive buffer
+	 * and keeps it as long as the handle: 16 KiB by default, for every
+	 * account in IDLE. Its line reader cuts lines over half the buffer.
+	 */
+	curl_easy_setopt(c->curl, CURLOPT_BUFFERSIZE, (long)IMAP_LOGIN_BUFFER);
 	net_setup_account(c->curl, a);
-	if ((rc = net_perform_keep(c->curl)) != CURLE_OK) {
+	if ((rc = net_login(c->curl)) != CURLE_OK) {
 		*cause = xasprintf("%s: %s", url, curl_easy_strerror(rc));
 		goto fail;
 	}
@@ -202,9 +209,14 @@ imap_connect(struct imap_conn *c, const struct conf_account *a,
 	c->fd = fd;
 	free(url);
 	free(opts);
-	/* What the server offers after login (MOVE, UIDPLUS, IDLE). */
-	if (imap_command(c, NULL, NULL, cause, "CAPABILITY") != IMAP_OK)
+	/*
+	 * What the server offers after login (MOVE, UIDPLUS, IDLE). Sent at
+	 * once: it ties the connection to its handle (see net_login).
+	 */
+	if (imap_command(c, NULL, NULL, cause, "CAPABILITY") != IMAP_OK) {
+		imap_close(c);
 		return IMAP_TEMP;
+	}
 	return IMAP_OK;
 
 fail:
@@ -213,16 +225,25 @@ fail:
 	net_release(c->curl);
 	curl_easy_cleanup(c->curl);
 	c->curl = NULL;
+	buf_free(&c->in);
+	free(c->label);
+	c->label = NULL;
 	return rc == CURLE_LOGIN_DENIED ? IMAP_NO : IMAP_TEMP;
 }
 
 void
 imap_close(struct imap_conn *c)
 {
-	char	*cause = NULL;
+	char		*cause = NULL;
+	curl_socket_t	 fd;
 
-	/* libcurl sends no LOGOUT on a CONNECT_ONLY connection. */
-	if (c->curl != NULL && c->fd != CURL_SOCKET_BAD) {
+	/*
+	 * libcurl sends no LOGOUT on a CONNECT_ONLY connection. Only on the
+	 * socket libcurl still has: one it closed may have a new owner.
+	 */
+	if (c->curl != NULL && c->fd != CURL_SOCKET_BAD &&
+	    curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &fd) ==
+	    CURLE_OK && fd == c->fd) {
 		c->timeout_ms = 2000;
 		if (imap_command(c, NULL, NULL, &cause, "LOGOUT") != IMAP_OK)
 			log_debug("%s: LOGOUT: %s", c->label, cause);

@@ -1,16 +1,26 @@
 /*
  * libcurl transfers that wait without blocking the other accounts.
  *
- * Inside a coroutine a transfer runs on a multi handle of its own, driven
- * with curl_multi_socket_action: the socket callback keeps the list of
- * sockets libcurl wants watched, the timer callback its deadline, and the
- * coroutine waits on both with coro_wait (the scheduler polls them with
- * everything else). One multi per handle rather than one for all: a
- * CONNECT_ONLY connection stays in its multi's connection cache while we
- * use its socket, and a shared cache would let any other transfer prune it
- * (libcurl 7.88 closes idle cached connections older than MAXAGE_CONN, or
- * with input pending, such as an IDLE push) or evict it over
- * MAXCONNECTS. This is also what curl_easy_perform does inside.
+ * Inside a coroutine a transfer runs on a multi handle driven with
+ * curl_multi_socket_action: the socket callback keeps, per transfer, the
+ * sockets libcurl wants watched, the timer callback the multi's deadline,
+ * and the coroutine waits on both with coro_wait (the scheduler polls them
+ * with everything else). Whichever coroutine drives the multi may move
+ * another's transfer on or finish it: that one is woken (coro_wake) to
+ * take its new sockets or its result.
+ *
+ * IMAP logins (CONNECT_ONLY) share one multi handle: a multi costs about
+ * 36 KiB (its socket hash alone is 911 slots), which an account in IDLE
+ * would keep for hours. The logged-in connection stays in that multi's
+ * connection cache, where libcurl 7.88 closes idle connections that look
+ * dead (older than MAXAGE_CONN, or closed by the server) whenever another
+ * transfer starts, and idle ones over MAXCONNECTS; but the first
+ * curl_easy_send or curl_easy_recv attaches it to its handle, and a
+ * connection in use is never pruned, nor is a CONNECT_ONLY one evicted.
+ * imap_connect sends its CAPABILITY at once after the login. Every other
+ * transfer (POP3 sessions, SMTP, webhooks) runs on a multi of its own, as
+ * curl_easy_perform does inside: a POP3 connection between its transfers
+ * is idle in its cache, and nothing else should prune or reuse it.
  */
 #include <errno.h>
 #include <poll.h>
@@ -32,27 +42,44 @@
 #define NET_MAX_WAIT_MS		1000	/* rechecks libcurl's timer */
 #define NET_STOP_GRACE_MS	2000
 
-/* A multi handle and the one easy handle it carries. */
+struct net_xfer;
+
+/* A multi handle and the transfers on it. */
 struct net_multi {
 	CURLM			*multi;
+	int64_t			 timer;		/* ms, monotonic; -1 none */
+	struct net_xfer		*xfers;
+	struct net_multi	*next;		/* kept ones */
+};
+
+/* An easy handle on a multi, and what its coroutine waits on. */
+struct net_xfer {
+	struct net_multi	*m;
 	CURL			*easy;
+	struct coro		*co;		/* driving it, or NULL */
 	bool			 added;
+	bool			 done;
+	CURLcode		 result;
 	struct pollfd		 fds[NET_MAX_SOCKETS];
 	nfds_t			 nfds;
 	bool			 overflow;
-	int64_t			 timer;		/* ms, monotonic; -1 none */
-	struct net_multi	*next;
+	struct net_xfer		*next;
 };
 
-static struct net_multi	*net_kept;	/* multis of kept handles */
+static struct net_multi	*net_kept;	/* a multi per kept handle */
+static struct net_multi	*net_shared;	/* the logins' */
 
 static int64_t		 net_now(void);
 static int		 net_socket_cb(CURL *, curl_socket_t, int, void *,
 			     void *);
 static int		 net_timer_cb(CURLM *, long, void *);
-static struct net_multi	*net_multi_new(CURL *);
+static struct net_multi	*net_multi_new(void);
 static void		 net_multi_free(struct net_multi *);
-static CURLcode		 net_run(struct net_multi *);
+static struct net_xfer	*net_xfer_add(struct net_multi *, CURL *);
+static struct net_xfer	*net_xfer_find(struct net_multi *, CURL *);
+static void		 net_xfer_free(struct net_xfer *);
+static void		 net_action(struct net_multi *, curl_socket_t, int);
+static CURLcode		 net_run(struct net_xfer *);
 static CURLcode		 net_ssl_ctx(CURL *, void *, void *);
 static bool		 net_tls_is_openssl(void);
 
@@ -109,49 +136,71 @@ net_now(void)
 static int
 net_socket_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 {
-	struct net_multi	*m = arg;
-	nfds_t			 i;
+	struct net_xfer	*x;
+	nfds_t		 i;
 
-	(void)easy;
 	(void)sockp;
-	for (i = 0; i < m->nfds && m->fds[i].fd != s; i++)
+	/* Not ours: the multi's own handle closing a connection. */
+	if ((x = net_xfer_find(arg, easy)) == NULL)
+		return 0;
+	for (i = 0; i < x->nfds && x->fds[i].fd != s; i++)
 		;
 	if (what == CURL_POLL_REMOVE) {
-		if (i < m->nfds)
-			m->fds[i] = m->fds[--m->nfds];
-		return 0;
-	}
-	if (i == m->nfds) {
-		if (m->nfds == NET_MAX_SOCKETS) {
-			m->overflow = true;
-			return 0;
+		if (i < x->nfds)
+			x->fds[i] = x->fds[--x->nfds];
+	} else {
+		if (i == x->nfds) {
+			if (x->nfds == NET_MAX_SOCKETS) {
+				x->overflow = true;
+				return 0;
+			}
+			x->fds[x->nfds++].fd = s;
 		}
-		m->fds[m->nfds++].fd = s;
+		x->fds[i].events = (short)((what & CURL_POLL_IN ? POLLIN : 0) |
+		    (what & CURL_POLL_OUT ? POLLOUT : 0));
 	}
-	m->fds[i].events = (short)((what & CURL_POLL_IN ? POLLIN : 0) |
-	    (what & CURL_POLL_OUT ? POLLOUT : 0));
+	/* Its coroutine waits on the old set: let it look again. */
+	if (x->co != NULL && x->co != coro_self())
+		coro_wake(x->co);
 	return 0;
 }
 
+/*
+ * The multi's one deadline. When it comes sooner, a coroutine driving the
+ * multi that waits with the old one is woken to wait again (one is enough:
+ * a timeout action serves every transfer); the running one sees it itself.
+ */
 static int
 net_timer_cb(CURLM *multi, long ms, void *arg)
 {
 	struct net_multi	*m = arg;
+	struct net_xfer		*x;
+	int64_t			 old = m->timer;
 
 	(void)multi;
 	m->timer = ms < 0 ? -1 : net_now() + ms;
+	if (m->timer < 0 || (old >= 0 && old <= m->timer))
+		return 0;
+	for (x = m->xfers; x != NULL; x = x->next)
+		if (x->co == coro_self())
+			return 0;
+	for (x = m->xfers; x != NULL; x = x->next) {
+		if (x->co != NULL) {
+			coro_wake(x->co);
+			break;
+		}
+	}
 	return 0;
 }
 
 static struct net_multi *
-net_multi_new(CURL *easy)
+net_multi_new(void)
 {
 	struct net_multi	*m;
 
 	m = xcalloc(1, sizeof *m);
 	if ((m->multi = curl_multi_init()) == NULL)
 		fatal("curl_multi_init");
-	m->easy = easy;
 	m->timer = -1;
 	curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, net_socket_cb);
 	curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
@@ -164,62 +213,124 @@ net_multi_new(CURL *easy)
 static void
 net_multi_free(struct net_multi *m)
 {
-	if (m->added)
-		curl_multi_remove_handle(m->multi, m->easy);
+	while (m->xfers != NULL)
+		net_xfer_free(m->xfers);
 	curl_multi_cleanup(m->multi);
 	free(m);
 }
 
-/* Drive the multi until its transfer is done; the coroutine waits. */
-static CURLcode
-net_run(struct net_multi *m)
+static struct net_xfer *
+net_xfer_add(struct net_multi *m, CURL *easy)
 {
-	struct pollfd	 fds[NET_MAX_SOCKETS];
-	CURLMsg		*msg;
-	CURLcode	 result;
-	nfds_t		 i, n;
-	int64_t		 now, stop_at = -1;
-	int		 running, left, wait, ev;
+	struct net_xfer	*x;
 
-	if (m->added)
-		curl_multi_remove_handle(m->multi, m->easy);
-	m->added = false;
-	if (curl_multi_add_handle(m->multi, m->easy) != CURLM_OK)
+	x = xcalloc(1, sizeof *x);
+	x->m = m;
+	x->easy = easy;
+	x->next = m->xfers;
+	m->xfers = x;
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
+	return x;
+}
+
+/* The handle's transfer on m (CURLOPT_PRIVATE), NULL if not there. */
+static struct net_xfer *
+net_xfer_find(struct net_multi *m, CURL *easy)
+{
+	struct net_xfer	*x;
+	char		*p = NULL;
+
+	if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &p) != CURLE_OK ||
+	    p == NULL)
+		return NULL;
+	x = (struct net_xfer *)(void *)p;
+	return x->m == m && x->easy == easy ? x : NULL;
+}
+
+/* Take the handle off its multi (which closes a CONNECT_ONLY connection). */
+static void
+net_xfer_free(struct net_xfer *x)
+{
+	struct net_xfer	**pp;
+
+	for (pp = &x->m->xfers; *pp != x; pp = &(*pp)->next)
+		;
+	if (x->added)
+		curl_multi_remove_handle(x->m->multi, x->easy);
+	*pp = x->next;
+	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, NULL);
+	free(x);
+}
+
+/*
+ * Let libcurl act on a socket (or its timer), then hand every finished
+ * transfer its result and wake the coroutine waiting for it.
+ */
+static void
+net_action(struct net_multi *m, curl_socket_t s, int ev)
+{
+	struct net_xfer	*x;
+	CURLMsg		*msg;
+	int		 running, left;
+
+	curl_multi_socket_action(m->multi, s, ev, &running);
+	while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE ||
+		    (x = net_xfer_find(m, msg->easy_handle)) == NULL)
+			continue;
+		x->done = true;
+		x->result = msg->data.result;
+		if (x->co != NULL && x->co != coro_self())
+			coro_wake(x->co);
+	}
+}
+
+/* Drive the multi until this transfer is done; the coroutine waits. */
+static CURLcode
+net_run(struct net_xfer *x)
+{
+	struct net_multi	*m = x->m;
+	struct pollfd		 fds[NET_MAX_SOCKETS];
+	nfds_t			 i, n;
+	int64_t			 now, stop_at = -1;
+	int			 wait, ev;
+	CURLcode		 rc;
+
+	if (x->added)
+		curl_multi_remove_handle(m->multi, x->easy);
+	x->added = x->done = x->overflow = false;
+	x->nfds = 0;
+	if (curl_multi_add_handle(m->multi, x->easy) != CURLM_OK)
 		return CURLE_FAILED_INIT;
-	m->added = true;
-	curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	x->added = true;
+	x->co = coro_self();
+	net_action(m, CURL_SOCKET_TIMEOUT, 0);
 	for (;;) {
-		while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
-			if (msg->msg == CURLMSG_DONE && msg->easy_handle ==
-			    m->easy) {
-				result = msg->data.result;
-				return result;
-			}
-		}
-		if (m->overflow)
-			return CURLE_OUT_OF_MEMORY;
+		if (x->done || x->overflow)
+			break;
 		now = net_now();
 		if (m->timer >= 0 && m->timer <= now) {
 			m->timer = -1;
-			curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT,
-			    0, &running);
+			net_action(m, CURL_SOCKET_TIMEOUT, 0);
 			continue;
 		}
 		wait = m->timer < 0 || m->timer - now > NET_MAX_WAIT_MS ?
 		    NET_MAX_WAIT_MS : (int)(m->timer - now);
-		n = m->nfds;
-		memcpy(fds, m->fds, n * sizeof *fds);
+		n = x->nfds;
+		memcpy(fds, x->fds, n * sizeof *fds);
 		/* Shutting down: a transfer gets a grace, not its timeouts. */
 		if (coro_stopping()) {
 			if (stop_at < 0)
 				stop_at = now;
-			else if (now - stop_at >= NET_STOP_GRACE_MS)
+			else if (now - stop_at >= NET_STOP_GRACE_MS) {
+				x->co = NULL;
 				return CURLE_OPERATION_TIMEDOUT;
+			}
 		}
 		if (coro_wait(fds, n, wait, false) <= 0) {
-			if (m->timer < 0 || m->nfds == 0)
-				curl_multi_socket_action(m->multi,
-				    CURL_SOCKET_TIMEOUT, 0, &running);
+			/* Woken for new sockets or a result: look again. */
+			if (!x->done && (m->timer < 0 || x->nfds == 0))
+				net_action(m, CURL_SOCKET_TIMEOUT, 0);
 			continue;
 		}
 		for (i = 0; i < n; i++) {
@@ -229,10 +340,12 @@ net_run(struct net_multi *m)
 			    (fds[i].revents & POLLOUT ? CURL_CSELECT_OUT : 0) |
 			    (fds[i].revents & (POLLERR | POLLHUP | POLLNVAL) ?
 			    CURL_CSELECT_ERR : 0);
-			curl_multi_socket_action(m->multi, fds[i].fd, ev,
-			    &running);
+			net_action(m, fds[i].fd, ev);
 		}
 	}
+	x->co = NULL;
+	rc = x->done ? x->result : CURLE_OUT_OF_MEMORY;
+	return rc;
 }
 
 CURLcode
@@ -243,8 +356,8 @@ net_perform(CURL *easy)
 
 	if (coro_self() == NULL)
 		return curl_easy_perform(easy);
-	m = net_multi_new(easy);
-	rc = net_run(m);
+	m = net_multi_new();
+	rc = net_run(net_xfer_add(m, easy));
 	net_multi_free(m);
 	return rc;
 }
@@ -256,23 +369,48 @@ net_perform_keep(CURL *easy)
 
 	if (coro_self() == NULL)
 		return curl_easy_perform(easy);
-	for (m = net_kept; m != NULL && m->easy != easy; m = m->next)
+	for (m = net_kept; m != NULL && m->xfers->easy != easy; m = m->next)
 		;
 	if (m == NULL) {
-		m = net_multi_new(easy);
+		m = net_multi_new();
+		net_xfer_add(m, easy);
 		m->next = net_kept;
 		net_kept = m;
 	}
-	return net_run(m);
+	return net_run(m->xfers);
+}
+
+CURLcode
+net_login(CURL *easy)
+{
+	struct net_xfer	*x;
+
+	if (coro_self() == NULL)
+		return curl_easy_perform(easy);
+	if (net_shared == NULL)
+		net_shared = net_multi_new();
+	if ((x = net_xfer_find(net_shared, easy)) == NULL)
+		x = net_xfer_add(net_shared, easy);
+	return net_run(x);
 }
 
 void
 net_release(CURL *easy)
 {
 	struct net_multi	**pp, *m;
+	struct net_xfer		*x;
 
+	if (net_shared != NULL &&
+	    (x = net_xfer_find(net_shared, easy)) != NULL) {
+		net_xfer_free(x);
+		if (net_shared->xfers == NULL) {
+			net_multi_free(net_shared);
+			net_shared = NULL;
+		}
+		return;
+	}
 	for (pp = &net_kept; *pp != NULL; pp = &(*pp)->next) {
-		if ((*pp)->easy != easy)
+		if ((*pp)->xfers->easy != easy)
 			continue;
 		m = *pp;
 		*pp = m->next;

@@ -7,7 +7,8 @@
  * Transfers: outside a coroutine (run --once, deliver, test) they are
  * curl_easy_perform. Inside one (the daemon, see watch.c) the handle runs
  * on a multi handle whose sockets the coroutine waits on, so a stalled
- * server holds up only the account that talks to it.
+ * server holds up only the account that talks to it. These functions set
+ * CURLOPT_PRIVATE on the handles they run.
  */
 #ifndef FACTEUR_NET_H
 #define FACTEUR_NET_H
@@ -33,5 +34,14 @@ CURLcode net_perform(CURL *);
  */
 CURLcode net_perform_keep(CURL *);
 void	net_release(CURL *);
+
+/*
+ * A CONNECT_ONLY login whose socket is used next with curl_easy_send/recv:
+ * net_perform_keep on the multi handle that all logins share. Send or
+ * receive on the connection before waiting on anything else (until then
+ * another login may close it if it looks dead); net_release it before
+ * curl_easy_cleanup.
+ */
+CURLcode net_login(CURL *);
 
 #endif
