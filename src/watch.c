@@ -10,12 +10,16 @@
  * timeout, and resumes the coroutines whose sockets are ready or whose
  * time is up. So a server that stops answering holds up only its own
  * account, for its own timeouts; the others go on. Local work (SQLite,
- * message parsing, rules, `run` actions) runs without yielding.
+ * message parsing, rules) runs without yielding; the command of a `run`
+ * action is waited for with coro_wait(), like a socket.
  *
  * Each coroutine has its own copy of the runner (the per-pass fields: the
  * IMAP connection handed to actions, counters) over the shared
- * configuration and state. SQLite transactions never span a wait, so
- * coroutines never interleave inside one.
+ * configuration and state. No state.c function yields inside itself. The
+ * journal's group of writes (state.c) is committed before every IMAP
+ * fetch and before the daemon sleeps, but may stay open while a POP3
+ * account waits for its next reply: writes of other coroutines then join
+ * the same group, and whichever commits it commits them all.
  *
  * Nothing is trusted to arrive by push alone: after every wake-up, every
  * reconnect and every refresh, the whole account is synced from the last
