@@ -284,11 +284,13 @@ imap_send(struct imap_conn *c, const char *p, size_t len, char **cause)
 {
 	struct pollfd	 pfd;
 	size_t		 sent;
-	CURLcode	 rc;
+	int		 n;
 
 	while (len > 0) {
-		rc = curl_easy_send(c->curl, p, len, &sent);
-		if (rc == CURLE_AGAIN) {
+		if ((n = net_raw_send(c->curl, c->label, p, len, &sent,
+		    cause)) < 0)
+			return IMAP_TEMP;
+		if (n == 0) {
 			pfd.fd = c->fd;
 			pfd.events = POLLOUT;
 			if (coro_wait(&pfd, 1, c->timeout_ms, false) <= 0) {
@@ -297,11 +299,6 @@ imap_send(struct imap_conn *c, const char *p, size_t len, char **cause)
 				return IMAP_TEMP;
 			}
 			continue;
-		}
-		if (rc != CURLE_OK) {
-			*cause = xasprintf("%s: send: %s", c->label,
-			    curl_easy_strerror(rc));
-			return IMAP_TEMP;
 		}
 		p += sent;
 		len -= sent;
@@ -317,26 +314,10 @@ static int
 imap_transport_recv(struct imap_conn *c, char *p, size_t cap, size_t *got,
     char **cause)
 {
-	CURLcode	 rc;
+	int	 n;
 
-	if (c->curl == NULL) {
-		*cause = xasprintf("%s: connection closed", c->label);
-		return IMAP_TEMP;
-	}
-	rc = curl_easy_recv(c->curl, p, cap, got);
-	if (rc == CURLE_AGAIN)
-		return 0;
-	if (rc == CURLE_OK && *got == 0) {
-		*cause = xasprintf("%s: server closed the connection",
-		    c->label);
-		return IMAP_TEMP;
-	}
-	if (rc != CURLE_OK) {
-		*cause = xasprintf("%s: receive: %s", c->label,
-		    curl_easy_strerror(rc));
-		return IMAP_TEMP;
-	}
-	return 1;
+	n = net_raw_recv(c->curl, c->label, p, cap, got, cause);
+	return n < 0 ? IMAP_TEMP : n;
 }
 
 /* Room for at least want more bytes at the end of the input. */

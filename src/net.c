@@ -418,3 +418,49 @@ net_release(CURL *easy)
 		return;
 	}
 }
+
+int
+net_raw_recv(CURL *curl, const char *label, char *p, size_t cap,
+    size_t *got, char **cause)
+{
+	CURLcode	 rc;
+
+	if (curl == NULL) {
+		*cause = xasprintf("%s: connection closed", label);
+		return -1;
+	}
+	rc = curl_easy_recv(curl, p, cap, got);
+	if (rc == CURLE_AGAIN)
+		return 0;
+	if (rc == CURLE_OK && *got == 0) {
+		*cause = xasprintf("%s: server closed the connection", label);
+		return -1;
+	}
+	if (rc != CURLE_OK) {
+		*cause = xasprintf("%s: receive: %s", label,
+		    curl_easy_strerror(rc));
+		return -1;
+	}
+	return 1;
+}
+
+int
+net_raw_send(CURL *curl, const char *label, const char *p, size_t len,
+    size_t *sent, char **cause)
+{
+	CURLcode	 rc;
+
+	if (curl == NULL) {
+		*cause = xasprintf("%s: connection closed", label);
+		return -1;
+	}
+	rc = curl_easy_send(curl, p, len, sent);
+	if (rc == CURLE_AGAIN)
+		return 0;
+	if (rc != CURLE_OK) {
+		*cause = xasprintf("%s: send: %s", label,
+		    curl_easy_strerror(rc));
+		return -1;
+	}
+	return 1;
+}

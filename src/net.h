@@ -44,4 +44,16 @@ void	net_release(CURL *);
  */
 CURLcode net_login(CURL *);
 
+/*
+ * On a connection net_login made (IMAP and POP3 speak on it themselves):
+ * at most cap bytes into p, or len bytes from p. 1 when *got / *sent > 0,
+ * 0 when the socket is not ready (wait on it and call again), -1 with
+ * *cause ("LABEL: server closed the connection", "LABEL: receive: ...")
+ * when it is over.
+ */
+int	net_raw_recv(CURL *, const char *label, char *p, size_t cap,
+	    size_t *got, char **cause);
+int	net_raw_send(CURL *, const char *label, const char *p, size_t len,
+	    size_t *sent, char **cause);
+
 #endif

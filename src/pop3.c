@@ -212,24 +212,16 @@ static int
 pop3_write(struct pop3_conn *c, const char *p, size_t len, char **cause)
 {
 	size_t		 sent;
-	CURLcode	 rc;
 	int		 n;
 
 	while (len > 0) {
-		if (c->curl == NULL) {
-			*cause = xasprintf("%s: connection closed", c->label);
+		if ((n = net_raw_send(c->curl, c->label, p, len, &sent,
+		    cause)) < 0)
 			return POP3_TEMP;
-		}
-		rc = curl_easy_send(c->curl, p, len, &sent);
-		if (rc == CURLE_AGAIN) {
+		if (n == 0) {
 			if ((n = pop3_wait(c, POLLOUT, cause)) != POP3_OK)
 				return n;
 			continue;
-		}
-		if (rc != CURLE_OK) {
-			*cause = xasprintf("%s: send: %s", c->label,
-			    curl_easy_strerror(rc));
-			return POP3_TEMP;
 		}
 		p += sent;
 		len -= sent;
@@ -276,26 +268,10 @@ static int
 pop3_transport_recv(struct pop3_conn *c, char *p, size_t cap, size_t *got,
     char **cause)
 {
-	CURLcode	 rc;
+	int	 n;
 
-	if (c->curl == NULL) {
-		*cause = xasprintf("%s: connection closed", c->label);
-		return POP3_TEMP;
-	}
-	rc = curl_easy_recv(c->curl, p, cap, got);
-	if (rc == CURLE_AGAIN)
-		return 0;
-	if (rc == CURLE_OK && *got == 0) {
-		*cause = xasprintf("%s: server closed the connection",
-		    c->label);
-		return POP3_TEMP;
-	}
-	if (rc != CURLE_OK) {
-		*cause = xasprintf("%s: receive: %s", c->label,
-		    curl_easy_strerror(rc));
-		return POP3_TEMP;
-	}
-	return 1;
+	n = net_raw_recv(c->curl, c->label, p, cap, got, cause);
+	return n < 0 ? POP3_TEMP : n;
 }
 
 /* Wait up to timeout_ms for the socket to be ready for events. */
