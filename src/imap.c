@@ -393,50 +393,16 @@ imap_fill(struct imap_conn *c, char **cause)
 static int
 imap_wait(struct imap_conn *c, char **cause)
 {
-	struct pollfd	 pfd;
-	int		 n;
-
-	for (;;) {
-		pfd.fd = c->fd;
-		pfd.events = POLLIN;
-		n = coro_wait(&pfd, 1, c->timeout_ms, false);
-		if (n == 0 && coro_stopping()) {
-			*cause = xasprintf("%s: no answer from the server; "
-			    "shutting down", c->label);
-			return IMAP_TEMP;
-		}
-		if (n == 0) {
-			*cause = xasprintf("%s: no answer from the server "
-			    "in %d s", c->label, c->timeout_ms / 1000);
-			return IMAP_TEMP;
-		}
-		if (n < 0 && errno != EINTR) {
-			*cause = xasprintf("%s: poll: %s", c->label,
-			    strerror(errno));
-			return IMAP_TEMP;
-		}
-		if (n > 0)
-			return IMAP_OK;
-	}
+	return net_raw_wait(c->fd, POLLIN, c->timeout_ms, c->label,
+	    cause) == 0 ? IMAP_OK : IMAP_TEMP;
 }
 
 /* Drop consumed bytes from the front of the input once it pays. */
 static void
 imap_compact(struct imap_conn *c)
 {
-	if (c->in_off == 0)
-		return;
-	if (c->in.len > c->in_off)
-		memmove(c->in.data, c->in.data + c->in_off,
-		    c->in.len - c->in_off);
-	c->in.len -= c->in_off;
-	c->in.data[c->in.len] = '\0';
-	c->in_off = 0;
 	/* A large message made the buffer grow: do not keep it for ever. */
-	if (c->in.size > IMAP_IN_KEEP && c->in.len < IMAP_IN_KEEP / 2) {
-		c->in.data = xreallocarray(c->in.data, 1, IMAP_IN_KEEP);
-		c->in.size = IMAP_IN_KEEP;
-	}
+	buf_consume(&c->in, &c->in_off, IMAP_IN_KEEP);
 }
 
 /* Does the line end in {N} or {N+}? Then *n is N. */

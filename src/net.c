@@ -464,3 +464,34 @@ net_raw_send(CURL *curl, const char *label, const char *p, size_t len,
 	}
 	return 1;
 }
+
+int
+net_raw_wait(curl_socket_t fd, short events, int timeout_ms,
+    const char *label, char **cause)
+{
+	struct pollfd	 pfd;
+	int		 n;
+
+	for (;;) {
+		pfd.fd = fd;
+		pfd.events = events;
+		n = coro_wait(&pfd, 1, timeout_ms, false);
+		if (n > 0)
+			return 0;
+		if (n == 0 && coro_stopping()) {
+			*cause = xasprintf("%s: no answer from the server; "
+			    "shutting down", label);
+			return -1;
+		}
+		if (n == 0) {
+			*cause = xasprintf("%s: no answer from the server "
+			    "in %d s", label, timeout_ms / 1000);
+			return -1;
+		}
+		if (errno != EINTR) {
+			*cause = xasprintf("%s: poll: %s", label,
+			    strerror(errno));
+			return -1;
+		}
+	}
+}

@@ -55,5 +55,12 @@ int	net_raw_recv(CURL *, const char *label, char *p, size_t cap,
 	    size_t *got, char **cause);
 int	net_raw_send(CURL *, const char *label, const char *p, size_t len,
 	    size_t *sent, char **cause);
+/*
+ * Wait (coro_wait) up to timeout_ms for events on the connection's socket.
+ * 0 when ready; -1 and *cause: "LABEL: no answer from the server in N s"
+ * (or "; shutting down"), or the poll error.
+ */
+int	net_raw_wait(curl_socket_t, short events, int timeout_ms,
+	    const char *label, char **cause);
 
 #endif

@@ -278,49 +278,15 @@ pop3_transport_recv(struct pop3_conn *c, char *p, size_t cap, size_t *got,
 static int
 pop3_wait(struct pop3_conn *c, short events, char **cause)
 {
-	struct pollfd	 pfd;
-	int		 n;
-
-	for (;;) {
-		pfd.fd = c->fd;
-		pfd.events = events;
-		n = coro_wait(&pfd, 1, c->timeout_ms, false);
-		if (n > 0)
-			return POP3_OK;
-		if (n == 0 && coro_stopping()) {
-			*cause = xasprintf("%s: no answer from the server; "
-			    "shutting down", c->label);
-			return POP3_TEMP;
-		}
-		if (n == 0) {
-			*cause = xasprintf("%s: no answer from the server "
-			    "in %d s", c->label, c->timeout_ms / 1000);
-			return POP3_TEMP;
-		}
-		if (errno != EINTR) {
-			*cause = xasprintf("%s: poll: %s", c->label,
-			    strerror(errno));
-			return POP3_TEMP;
-		}
-	}
+	return net_raw_wait(c->fd, events, c->timeout_ms, c->label,
+	    cause) == 0 ? POP3_OK : POP3_TEMP;
 }
 
 /* Drop consumed bytes from the front of the input. */
 static void
 pop3_compact(struct pop3_conn *c)
 {
-	if (c->in_off == 0)
-		return;
-	if (c->in.len > c->in_off)
-		memmove(c->in.data, c->in.data + c->in_off,
-		    c->in.len - c->in_off);
-	c->in.len -= c->in_off;
-	c->in_off = 0;
-	if (c->in.size > POP3_IN_KEEP && c->in.len < POP3_IN_KEEP / 2) {
-		c->in.data = xreallocarray(c->in.data, 1, POP3_IN_KEEP);
-		c->in.size = POP3_IN_KEEP;
-	}
-	c->in.data[c->in.len] = '\0';
+	buf_consume(&c->in, &c->in_off, POP3_IN_KEEP);
 }
 
 /* Receive more into the input, waiting up to timeout_ms for something. */

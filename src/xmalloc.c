@@ -188,3 +188,19 @@ buf_free(struct buf *b)
 	b->data = NULL;
 	b->len = b->size = 0;
 }
+
+void
+buf_consume(struct buf *b, size_t *off, size_t keep)
+{
+	if (*off == 0)
+		return;
+	if (b->len > *off)
+		memmove(b->data, b->data + *off, b->len - *off);
+	b->len -= *off;
+	*off = 0;
+	if (b->size > keep && b->len < keep / 2) {
+		b->data = xreallocarray(b->data, 1, keep);
+		b->size = keep;
+	}
+	b->data[b->len] = '\0';
+}

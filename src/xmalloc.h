@@ -41,5 +41,11 @@ void	 buf_reset(struct buf *);
 /* Hand the data to the caller (who frees it) and reset the buffer. */
 char	*buf_steal(struct buf *, size_t *);
 void	 buf_free(struct buf *);
+/*
+ * Drop the first *off bytes (set to 0), keeping the rest NUL-terminated;
+ * then, if the buffer grew past keep bytes and holds less than half of
+ * that, give the rest back.
+ */
+void	 buf_consume(struct buf *, size_t *off, size_t keep);
 
 #endif
