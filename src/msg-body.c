@@ -52,6 +52,7 @@ struct walk {
 	bool		 bail;		/* own walk: leave it to GMime */
 };
 
+static bool	 walk_capped(struct walk *, size_t);
 static void	 walk_object(struct walk *, GMimeObject *, size_t, int);
 static void	 walk_multipart(struct walk *, GMimeMultipart *, size_t, int);
 static void	 walk_alternative(struct walk *, GMimeMultipart *, size_t,
@@ -93,6 +94,27 @@ static const char *own_content(struct msg *, struct msg_mime_part *,
 		    char **, size_t *);
 static void	 own_attachment(struct walk *, struct msg_mime_part *, int);
 static size_t	 own_size(struct msg *, struct msg_mime_part *);
+
+/* Past the depth or parts cap? Says so once, in the defects. */
+static bool
+walk_capped(struct walk *w, size_t depth)
+{
+	if (depth >= w->m->limits.max_depth) {
+		if (!w->depth_hit)
+			msg_defect(w->m, "MIME nesting deeper than %zu, "
+			    "inner parts skipped", w->m->limits.max_depth);
+		w->depth_hit = true;
+		return true;
+	}
+	if (++w->parts > w->m->limits.max_parts) {
+		if (!w->parts_hit)
+			msg_defect(w->m, "more than %zu MIME parts, the rest "
+			    "skipped", w->m->limits.max_parts);
+		w->parts_hit = true;
+		return true;
+	}
+	return false;
+}
 
 void
 msg_body_parse(struct msg *m)
@@ -181,20 +203,8 @@ own_object(struct walk *w, struct msg_mime_part *part, size_t depth,
 
 	if (part == NULL || w->bail)
 		return;
-	if (depth >= w->m->limits.max_depth) {
-		if (!w->depth_hit)
-			msg_defect(w->m, "MIME nesting deeper than %zu, "
-			    "inner parts skipped", w->m->limits.max_depth);
-		w->depth_hit = true;
+	if (walk_capped(w, depth))
 		return;
-	}
-	if (++w->parts > w->m->limits.max_parts) {
-		if (!w->parts_hit)
-			msg_defect(w->m, "more than %zu MIME parts, the rest "
-			    "skipped", w->m->limits.max_parts);
-		w->parts_hit = true;
-		return;
-	}
 	if (part->kind == MIME_MESSAGE) {
 		own_attachment(w, part, flags);
 		own_object(w, part->first, depth + 1, flags | WALK_NESTED);
@@ -585,20 +595,8 @@ walk_object(struct walk *w, GMimeObject *obj, size_t depth, int flags)
 {
 	if (obj == NULL)
 		return;
-	if (depth >= w->m->limits.max_depth) {
-		if (!w->depth_hit)
-			msg_defect(w->m, "MIME nesting deeper than %zu, "
-			    "inner parts skipped", w->m->limits.max_depth);
-		w->depth_hit = true;
+	if (walk_capped(w, depth))
 		return;
-	}
-	if (++w->parts > w->m->limits.max_parts) {
-		if (!w->parts_hit)
-			msg_defect(w->m, "more than %zu MIME parts, the rest "
-			    "skipped", w->m->limits.max_parts);
-		w->parts_hit = true;
-		return;
-	}
 	if (GMIME_IS_MESSAGE_PART(obj))
 		walk_message_part(w, GMIME_MESSAGE_PART(obj), depth, flags);
 	else if (GMIME_IS_MULTIPART_ENCRYPTED(obj))
