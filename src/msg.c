@@ -92,6 +92,7 @@ static void	 head_keep(struct msg *, const struct msg_field *, char **,
 static void	 set_fallback_charsets(struct msg *, const char *);
 static size_t	 gather_headers(GMimeMessage *, struct header_ref **);
 static int	 compare_header_ref(const void *, const void *);
+static size_t	 headers_alloc(struct msg *, size_t);
 static void	 load_headers(struct msg *, GMimeMessage *);
 static void	 load_header(struct msg *, size_t, GMimeHeader *);
 static const char *header_value(struct msg *, size_t);
@@ -882,15 +883,10 @@ head_top_part(struct msg *m, const struct msg_field *f, char **vals,
 	return msg_part_fields(m, f, vals, n, &m->top, false);
 }
 
-/* The fields kept: names and unfolded values in one block. */
-static void
-head_keep(struct msg *m, const struct msg_field *f, char **vals, size_t n,
-    char *o)
+/* Room for count header fields, capped by max_headers (said once). */
+static size_t
+headers_alloc(struct msg *m, size_t count)
 {
-	size_t	 i, k, count = 0;
-
-	for (i = 0; i < n; i++)
-		count += !f[i].invalid;
 	if (count > m->limits.max_headers) {
 		msg_defect(m, "%zu header fields, only the first %zu kept",
 		    count, m->limits.max_headers);
@@ -901,6 +897,19 @@ head_keep(struct msg *m, const struct msg_field *f, char **vals, size_t n,
 		m->raw_values = xreallocarray(NULL, count,
 		    sizeof *m->raw_values);
 	}
+	return count;
+}
+
+/* The fields kept: names and unfolded values in one block. */
+static void
+head_keep(struct msg *m, const struct msg_field *f, char **vals, size_t n,
+    char *o)
+{
+	size_t	 i, k, count = 0;
+
+	for (i = 0; i < n; i++)
+		count += !f[i].invalid;
+	count = headers_alloc(m, count);
 	for (i = 0, k = 0; k < count; i++) {
 		if (f[i].invalid)
 			continue;
@@ -990,16 +999,7 @@ load_headers(struct msg *m, GMimeMessage *gm)
 	size_t			 i, count;
 
 	count = gather_headers(gm, &refs);
-	if (count > m->limits.max_headers) {
-		msg_defect(m, "%zu header fields, only the first %zu kept",
-		    count, m->limits.max_headers);
-		count = m->limits.max_headers;
-	}
-	if (count > 0) {
-		m->headers = xreallocarray(NULL, count, sizeof *m->headers);
-		m->raw_values = xreallocarray(NULL, count,
-		    sizeof *m->raw_values);
-	}
+	count = headers_alloc(m, count);
 	for (i = 0; i < count; i++)
 		load_header(m, i, refs[i].h);
 	m->nheaders = count;
