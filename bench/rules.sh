@@ -4,7 +4,7 @@
 # by bench/tsv2rules.py, run by `facteur test --json` over every message of
 # $(dirname repo)/shared/corpus in one process, against a plain PCRE2 JIT
 # scan of the same patterns over the same raw bytes (bench/pcre2-scan.c).
-# Best of REPEAT runs (default 3). Then compares which rule each one
+# Best of REPEAT runs (default 5). Then compares which rule each one
 # matched per message.
 # Env: FACTEUR (default ./facteur), CC (default cc), REPEAT.
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,7 +12,7 @@ facteur=${FACTEUR:-$root/facteur}
 shared=$(dirname "$root")/shared
 dir=$shared/corpus
 tsv=$shared/bench/rules.tsv
-repeat=${REPEAT:-3}
+repeat=${REPEAT:-5}
 if [ ! -d "$dir" ] || [ ! -f "$tsv" ]; then
 	echo "rules: no corpus or rule table ($dir, $tsv): skipped"
 	exit 0
