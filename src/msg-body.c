@@ -53,6 +53,8 @@ struct walk {
 };
 
 static bool	 walk_capped(struct walk *, size_t);
+static void	 fill_attachment(struct msg *, struct msg_attachment *,
+		     const char *, const char *, int);
 static void	 walk_object(struct walk *, GMimeObject *, size_t, int);
 static void	 walk_multipart(struct walk *, GMimeMultipart *, size_t, int);
 static void	 walk_alternative(struct walk *, GMimeMultipart *, size_t,
@@ -412,14 +414,35 @@ own_decode(struct msg *m, struct msg_mime_part *part, size_t *len)
 	}
 }
 
+/*
+ * An attachment's entry, whichever walk found it: its file name ("" when
+ * none), its type in lower case, its flags; the size comes later
+ * (msg_body_sizes()).
+ */
+static void
+fill_attachment(struct msg *m, struct msg_attachment *a, const char *name,
+    const char *type, int flags)
+{
+	char	*lower;
+
+	if (name == NULL)
+		name = "";
+	a->filename = msg_keep_utf8(m, name, strlen(name));
+	lower = g_ascii_strdown(type, -1);
+	a->content_type = msg_keep_utf8(m, lower, strlen(lower));
+	g_free(lower);
+	a->size = 0;
+	a->is_signed = (flags & WALK_SIGNED) != 0;
+	a->is_encrypted = (flags & WALK_ENCRYPTED) != 0;
+}
+
 /* As add_attachment(), for a part of msg-mime.c. */
 static void
 own_attachment(struct walk *w, struct msg_mime_part *part, int flags)
 {
 	struct msg		*m = w->m;
 	struct msg_attachment	*a;
-	const char		*name;
-	char			*type, *lower;
+	char			*type;
 
 	if (part->kind == MIME_MULTIPART) {
 		w->bail = true;		/* its size is GMime's rewriting */
@@ -439,22 +462,14 @@ own_attachment(struct walk *w, struct msg_mime_part *part, int flags)
 	a = &m->attachments[m->nattachments++];
 	if (part->kind == MIME_LEAF)
 		flags |= own_crypto_flags(part);
-	if ((name = own_filename(part)) == NULL)
-		name = "";
-	a->filename = msg_keep_utf8(m, name, strlen(name));
 	if (part->type != NULL)
 		type = g_strdup_printf("%s/%s", part->type->type,
 		    part->type->subtype);
 	else
 		type = g_strdup(part->default_message ? "message/rfc822" :
 		    "text/plain");
-	lower = g_ascii_strdown(type, -1);
-	a->content_type = msg_keep_utf8(m, lower, strlen(lower));
-	g_free(lower);
+	fill_attachment(m, a, own_filename(part), type, flags);
 	g_free(type);
-	a->size = 0;	/* msg_body_sizes() */
-	a->is_signed = (flags & WALK_SIGNED) != 0;
-	a->is_encrypted = (flags & WALK_ENCRYPTED) != 0;
 }
 
 /*
@@ -934,7 +949,7 @@ add_attachment(struct walk *w, GMimeObject *obj, size_t depth, int flags)
 	struct msg_attachment	*a;
 	GMimeContentType	*ct;
 	const char		*name = NULL;
-	char			*type, *lower;
+	char			*type;
 
 	(void)depth;
 	if (m->nattachments >= m->limits.max_parts)
@@ -955,19 +970,11 @@ add_attachment(struct walk *w, GMimeObject *obj, size_t depth, int flags)
 	else if ((name = g_mime_object_get_content_disposition_parameter(obj,
 	    "filename")) == NULL)
 		name = g_mime_object_get_content_type_parameter(obj, "name");
-	if (name == NULL)
-		name = "";
-	a->filename = msg_keep_utf8(m, name, strlen(name));
 	ct = g_mime_object_get_content_type(obj);
 	type = ct == NULL ? g_strdup("application/octet-stream") :
 	    g_mime_content_type_get_mime_type(ct);
-	lower = g_ascii_strdown(type, -1);
-	a->content_type = msg_keep_utf8(m, lower, strlen(lower));
-	g_free(lower);
+	fill_attachment(m, a, name, type, flags);
 	g_free(type);
-	a->size = 0;	/* msg_body_sizes() */
-	a->is_signed = (flags & WALK_SIGNED) != 0;
-	a->is_encrypted = (flags & WALK_ENCRYPTED) != 0;
 }
 
 /* Decoded bytes of a leaf; bytes as written of anything else. */
