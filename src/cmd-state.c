@@ -78,6 +78,7 @@ static char	*state_time(json_t *);
 static char	*state_text(json_t *);
 static char	*state_mailbox(struct state_cmd *, json_t *);
 static void	 table_add(struct table *, const char *const *);
+static void	 table_take(struct table *, char *const *);
 static void	 table_print(struct table *);
 static int	 state_list(struct state_cmd *);
 static int	 state_actions_cmd(struct state_cmd *, enum state_act_status);
@@ -243,12 +244,24 @@ state_mailbox(struct state_cmd *c, json_t *row)
 static void
 table_add(struct table *t, const char *const *row)
 {
+	char	*copy[STATE_MAX_COLUMNS];
+	size_t	 i;
+
+	for (i = 0; i < t->ncols; i++)
+		copy[i] = xstrdup(row[i]);
+	table_take(t, copy);
+}
+
+/* A row of cells allocated by the caller, which the table now owns. */
+static void
+table_take(struct table *t, char *const *row)
+{
 	size_t	 i;
 
 	t->cells = xreallocarray(t->cells, (t->nrows + 1) * t->ncols,
 	    sizeof *t->cells);
 	for (i = 0; i < t->ncols; i++)
-		t->cells[t->nrows * t->ncols + i] = xstrdup(row[i]);
+		t->cells[t->nrows * t->ncols + i] = row[i];
 	t->nrows++;
 }
 
@@ -310,9 +323,7 @@ state_list(struct state_cmd *c)
 		cells[5] = buf_steal(&b, NULL);
 		cells[6] = state_time(json_object_get(m, "updated"));
 		cells[7] = state_text(json_object_get(m, "message_id"));
-		table_add(&t, (const char *const *)cells);
-		for (j = 0; j < 8; j++)
-			free(cells[j]);
+		table_take(&t, cells);
 	}
 	table_print(&t);
 	json_decref(rows);
@@ -331,7 +342,7 @@ state_actions_cmd(struct state_cmd *c, enum state_act_status status)
 	    "ACTION", "TYPE", "ATTEMPTS", "NEXT", "ERROR" };
 	struct table	 t = { NULL, 9, 0 };
 	json_t		*rows, *a;
-	size_t		 i, j;
+	size_t		 i;
 	char		*cells[9], *cause = NULL;
 	const char	*h[9];
 
@@ -363,9 +374,7 @@ state_actions_cmd(struct state_cmd *c, enum state_act_status status)
 			    STATE_ACT_FAILED ? "last_attempt" :
 			    "next_attempt"));
 		cells[8] = state_text(json_object_get(a, "last_error"));
-		table_add(&t, (const char *const *)cells);
-		for (j = 0; j < 9; j++)
-			free(cells[j]);
+		table_take(&t, cells);
 	}
 	table_print(&t);
 	json_decref(rows);
@@ -635,9 +644,7 @@ state_accounts(struct state_cmd *c)
 		cells[3] = state_text(json_object_get(a, "messages"));
 		cells[4] = state_text(json_object_get(a, "pending"));
 		cells[5] = state_text(json_object_get(a, "failed"));
-		table_add(&t, (const char *const *)cells);
-		for (j = 0; j < 6; j++)
-			free(cells[j]);
+		table_take(&t, cells);
 	}
 	table_print(&t);
 	json_decref(rows);
