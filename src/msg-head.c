@@ -24,6 +24,7 @@
 static int	 field_name(const char *, size_t, size_t *);
 static bool	 is_atext(unsigned char);
 static size_t	 skip_blanks(const char *, size_t, size_t);
+static size_t	 dotted(const char *, size_t, size_t, bool);
 static size_t	 addr_spec(const char *, size_t, size_t);
 static size_t	 phrase_word(const char *, size_t, size_t);
 static size_t	 comment(const char *, size_t, size_t);
@@ -188,40 +189,36 @@ skip_blanks(const char *v, size_t i, size_t len)
 	return i;
 }
 
-/* local@domain at i, dot-atoms only; the index after it, or 0. */
+/*
+ * Words joined by single dots at i: atext words for a local part, letters,
+ * digits and '-' for a domain. The index after them, or 0 when a word is
+ * empty.
+ */
 static size_t
-addr_spec(const char *v, size_t i, size_t len)
+dotted(const char *v, size_t i, size_t len, bool domain)
 {
 	size_t	 start;
 
 	for (;;) {
 		start = i;
-		while (i < len && is_atext((unsigned char)v[i]))
+		while (i < len && (domain ? isalnum((unsigned char)v[i]) ||
+		    v[i] == '-' : is_atext((unsigned char)v[i])))
 			i++;
 		if (i == start)
 			return 0;
-		if (i < len && v[i] == '.') {
-			i++;
-			continue;
-		}
-		break;
+		if (i == len || v[i] != '.')
+			return i;
+		i++;
 	}
-	if (i == len || v[i] != '@')
+}
+
+/* local@domain at i, dot-atoms only; the index after it, or 0. */
+static size_t
+addr_spec(const char *v, size_t i, size_t len)
+{
+	if ((i = dotted(v, i, len, false)) == 0 || i == len || v[i] != '@')
 		return 0;
-	i++;
-	for (;;) {
-		start = i;
-		while (i < len && (isalnum((unsigned char)v[i]) ||
-		    v[i] == '-'))
-			i++;
-		if (i == start)
-			return 0;
-		if (i < len && v[i] == '.') {
-			i++;
-			continue;
-		}
-		return i;
-	}
+	return dotted(v, i + 1, len, true);
 }
 
 /*
