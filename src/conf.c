@@ -43,6 +43,8 @@ static int	 want_secret(struct cctx *, const struct ydoc_node *,
 static int	 want_path(struct cctx *, const struct ydoc_node *,
 		    const char *, char **);
 static int	 want_auth(struct cctx *, const struct ydoc_node *, char **);
+static void	 want_tls(struct cctx *, const struct ydoc_node *,
+		     enum tls_mode *);
 static char	*resolve(struct cctx *, const char *);
 static void	 parse_top(struct cctx *, struct conf *,
 		    const struct ydoc_node *);
@@ -104,8 +106,8 @@ static const char *const liveness_keys[] = { "warn_after", NULL };
 static const char *const smtp_keys[] = { "url", "user", "password", "from",
     "auth", "ca_file", "tls_verify", "tls", "timeout", NULL };
 static const char *const account_keys[] = { "name", "url", "mailboxes",
-    "user", "password", "oauth2", "auth", "ca_file", "tls_verify", "watch",
-    "poll", "after", "addresses", "rules", NULL };
+    "user", "password", "oauth2", "auth", "ca_file", "tls_verify", "tls",
+    "watch", "poll", "after", "addresses", "rules", NULL };
 static const char *const limits_keys[] = { "sends_per_hour",
     "replies_per_sender", NULL };
 static const char *const auth_names[] = { "PLAIN", "LOGIN", "XOAUTH2",
@@ -477,12 +479,17 @@ parse_smtp(struct cctx *c, struct conf_smtp *s, const struct ydoc_node *n)
 		want_bool(c, v, "tls_verify", &s->tls_verify);
 	if ((v = ydoc_get(n, "timeout")) != NULL)
 		want_duration(c, v, "timeout", &s->timeout_seconds);
-	if ((v = ydoc_get(n, "tls")) == NULL)
-		return;
+	if ((v = ydoc_get(n, "tls")) != NULL)
+		want_tls(c, v, &s->tls);
+}
+
+static void
+want_tls(struct cctx *c, const struct ydoc_node *v, enum tls_mode *out)
+{
 	if (v->type == YDOC_SCALAR && strcmp(v->value, "required") == 0)
-		s->tls = TLS_REQUIRED;
+		*out = TLS_REQUIRED;
 	else if (v->type == YDOC_SCALAR && strcmp(v->value, "none") == 0)
-		s->tls = TLS_NONE;
+		*out = TLS_NONE;
 	else
 		bad(c, v, "'tls' expects required or none");
 }
@@ -622,6 +629,14 @@ parse_account_more(struct cctx *c, struct conf_account *a,
 		want_path(c, v, "ca_file", &a->ca_file);
 	if ((v = ydoc_get(n, "tls_verify")) != NULL)
 		want_bool(c, v, "tls_verify", &a->tls_verify);
+	if ((v = ydoc_get(n, "tls")) != NULL) {
+		want_tls(c, v, &a->tls_mode);
+		if (a->tls_mode == TLS_NONE && a->tls)
+			bad(c, v, "'tls: none' contradicts the url's %s: use "
+			    "%s:// for a connection without TLS",
+			    a->kind == SOURCE_POP3 ? "pop3s" : "imaps",
+			    a->kind == SOURCE_POP3 ? "pop3" : "imap");
+	}
 	parse_watch(c, a, n);
 	if ((v = ydoc_get(n, "poll")) != NULL)
 		want_duration(c, v, "poll", &a->poll_seconds);

@@ -53,6 +53,11 @@ enum after_kind {
 	AFTER_MOVE
 };
 
+enum tls_mode {
+	TLS_REQUIRED,
+	TLS_NONE
+};
+
 struct conf_account {
 	char		 *name;
 	char		 *url;		/* as written, without mailbox for imap */
@@ -69,6 +74,7 @@ struct conf_account {
 	char		 *auth;		/* pinned SASL mechanism, "PLAIN" default */
 	char		 *ca_file;	/* NULL: the system bundle */
 	bool		  tls_verify;	/* default true */
+	enum tls_mode	  tls_mode;	/* none: imap://, pop3:// in clear */
 	enum watch_kind	  watch;
 	unsigned	  poll_seconds;
 	enum after_kind	  after;
@@ -80,11 +86,6 @@ struct conf_account {
 	struct ruleset	 *rules;	/* loaded from rule_files */
 	bool		  rules_shared;	/* another account owns rules */
 	int		  line, col;	/* where the account is defined */
-};
-
-enum tls_mode {
-	TLS_REQUIRED,
-	TLS_NONE
 };
 
 struct conf_smtp {

@@ -86,7 +86,8 @@ static bool		 net_tls_is_openssl(void);
 void
 net_setup_account(CURL *c, const struct conf_account *a)
 {
-	curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
+	curl_easy_setopt(c, CURLOPT_USE_SSL, (long)(a->tls_mode == TLS_NONE ?
+	    CURLUSESSL_NONE : CURLUSESSL_ALL));
 	if (a->ca_file != NULL)
 		curl_easy_setopt(c, CURLOPT_CAINFO, a->ca_file);
 	if (!a->tls_verify) {

@@ -58,7 +58,7 @@ has "$D/unknown-var.yaml:10:43: unknown variable 'nope' in template (not a captu
 # Config errors and the errors of the rules it names, all in one run.
 run 78 "a bad config" check -c $D/bad-config.yaml
 has "$D/bad-config.yaml:4:8: 'tls' expects required or none"
-has "$D/bad-config.yaml:9:5: unknown key 'colour' in an account (expected: name, url, mailboxes, user, password, oauth2, auth, ca_file, tls_verify, watch, poll, after, addresses, rules)"
+has "$D/bad-config.yaml:9:5: unknown key 'colour' in an account (expected: name, url, mailboxes, user, password, oauth2, auth, ca_file, tls_verify, tls, watch, poll, after, addresses, rules)"
 has "$D/bad-config.yaml:11:10: unknown url 'ftp://example.com' (expected imap://, imaps://, pop3://, pop3s:// or maildir:PATH)"
 has "$D/bad-config.yaml:13:23: 'replies_per_sender' expects COUNT/PERIOD, such as 1/1d"
 has "$D/bad-regex.yaml:5:43: bad pattern: missing closing parenthesis"
@@ -67,6 +67,18 @@ if [ "$n" -eq 6 ]; then
 	echo "ok - check: every error reported once (6)"
 else
 	echo "not ok - check: $n errors reported, not 6"
+fi
+
+# An account's tls: none is for imap:// and pop3:// only; an account in
+# clear text with tls: none is fine.
+run 78 "account tls" check -c $D/bad-tls.yaml
+has "$D/bad-tls.yaml:9:10: 'tls: none' contradicts the url's imaps: use imap:// for a connection without TLS"
+has "$D/bad-tls.yaml:15:10: 'tls' expects required or none"
+n=$(grep -c ':[0-9]*:[0-9]*: ' "$out")
+if [ "$n" -eq 2 ]; then
+	echo "ok - check: account tls: two errors, none for tls: none on imap://"
+else
+	echo "not ok - check: account tls: $n errors reported, not 2"
 fi
 
 # retry and liveness: durations, with their positions.
