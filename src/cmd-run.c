@@ -21,6 +21,7 @@
 #include "commands.h"
 #include "conf.h"
 #include "log.h"
+#include "prep.h"
 #include "run.h"
 #include "state.h"
 #include "watch.h"
@@ -221,6 +222,7 @@ cmd_run(int argc, char **argv)
 		}
 		log_info("stopping");
 	}
+	prep_shutdown();
 	state_close(r.state);
 	conf_free(r.conf);
 	return failed ? EXIT_TEMPFAIL : EXIT_OK;

@@ -1,6 +1,7 @@
 /*
  * One match context and one JIT stack serve every match: facteur evaluates
- * rules on one thread. Both are made on first use. For the same reason each
+ * one message at a time (ruleset_eval holds a lock; the evaluation may run
+ * on prep.c's thread). Both are made on first use. For the same reason each
  * pattern keeps its match data, made when it is compiled, rather than one
  * allocation per match.
  */

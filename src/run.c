@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "log.h"
 #include "msg.h"
+#include "prep.h"
 #include "rule.h"
 #include "run.h"
 #include "state.h"
@@ -25,7 +26,10 @@
 #define RETRY_MAX	3600
 
 static json_t	*runner_plan(struct runner *, struct conf_account *,
-		     struct state_ident *, struct msg *, int64_t *);
+		     struct state_ident *, struct prep *, int64_t *);
+static enum process_result runner_process_one(struct runner *,
+		     struct conf_account *, const char *, const char *,
+		     uint32_t, struct prep *);
 static void	 runner_actions(struct runner *, struct conf_account *,
 		     const char *, struct msg *, int64_t, const char *,
 		     uint32_t);
@@ -70,20 +74,16 @@ retry_time(int attempts)
 	return time(NULL) + delay;
 }
 
-/* Evaluate the rules and journal the plan: the plan, or NULL when it
- * could not be saved. */
+/* Evaluate the rules (unless the worker did) and journal the plan: the
+ * plan, or NULL when it could not be saved. */
 static json_t *
 runner_plan(struct runner *r, struct conf_account *a, struct state_ident *id,
-    struct msg *m, int64_t *rowid)
+    struct prep *p, int64_t *rowid)
 {
-	struct eval_ctx	 ctx;
 	json_t		*plan;
 	char		*cause = NULL;
 
-	ctx.account = a->name;
-	ctx.addresses = (const char *const *)a->addresses;
-	ctx.naddresses = a->naddresses;
-	plan = ruleset_eval(a->rules, m, &ctx, NULL);
+	plan = json_incref(prep_plan(p));
 	if (state_group_begin(r->state, &cause) != 0 ||
 	    state_message_plan(r->state, id, plan, rowid, &cause) != 0) {
 		log_error("%s: %s: %s: cannot save the plan: %s", a->name,
@@ -381,26 +381,50 @@ enum process_result
 runner_process_msg(struct runner *r, struct conf_account *a,
     const char *mailbox, const char *key, uint32_t uid, struct msg *m)
 {
+	struct prep	 p;
+
+	memset(&p, 0, sizeof p);
+	p.msg = m;
+	p.account = a;
+	return runner_process_one(r, a, mailbox, key, uid, &p);
+}
+
+enum process_result
+runner_process_prep(struct runner *r, struct conf_account *a,
+    const char *mailbox, const char *key, uint32_t uid, struct prep *p)
+{
+	enum process_result	 pr;
+
+	pr = runner_process_one(r, a, mailbox, key, uid, p);
+	free(p);
+	return pr;
+}
+
+/* The message of p, which goes with its plan; p itself stays. */
+static enum process_result
+runner_process_one(struct runner *r, struct conf_account *a,
+    const char *mailbox, const char *key, uint32_t uid, struct prep *p)
+{
 	struct state_ident	 id;
 	enum state_msg_status	 s;
-	const char		*data;
-	char			 hash[65], *cause = NULL, *where;
+	struct msg		*m;
+	char			*cause = NULL, *where;
 	json_t			*plan = NULL;
 	int64_t			 rowid = 0;
-	size_t			 len;
 	bool			 known;
 
 	r->gone = false;
-	data = msg_raw(m, &len);
-	sha256_hex(data, len, hash);
+	prep_wait(p);
+	m = p->msg;
+	prep_hash(p);
 	id.account = a->name;
 	id.mailbox = mailbox;
 	id.key = key;
 	id.message_id = msg_message_id(m);
-	id.hash = hash;
+	id.hash = p->hash;
 	s = state_message_lookup(r->state, &id, &rowid, &known);
 	if (s == STATE_MSG_DONE || s == STATE_MSG_FAILED) {
-		msg_free(m);
+		prep_release(p);
 		return PROCESS_DONE;
 	}
 	if (s == STATE_MSG_NONE) {
@@ -413,11 +437,11 @@ runner_process_msg(struct runner *r, struct conf_account *a,
 			free(where);
 			runner_record_known(r, a, &id);
 			runner_tick(r, a);
-			msg_free(m);
+			prep_release(p);
 			return PROCESS_DONE;
 		}
-		if ((plan = runner_plan(r, a, &id, m, &rowid)) == NULL) {
-			msg_free(m);
+		if ((plan = runner_plan(r, a, &id, p, &rowid)) == NULL) {
+			prep_release(p);
 			return PROCESS_ERROR;
 		}
 		/* Without actions it is saved finished. */
@@ -437,7 +461,7 @@ runner_process_msg(struct runner *r, struct conf_account *a,
 	}
 	runner_log(r, a, &id, uid, rowid, s, plan);
 	json_decref(plan);
-	msg_free(m);
+	prep_release(p);
 	r->processed++;
 	runner_tick(r, a);
 	if (s == STATE_MSG_PLANNED) {

@@ -17,6 +17,7 @@ struct conf;
 struct conf_account;
 struct imap_conn;
 struct msg;
+struct prep;
 struct state;
 
 enum process_result {
@@ -50,6 +51,11 @@ enum process_result runner_process(struct runner *, struct conf_account *,
 enum process_result runner_process_msg(struct runner *,
 		    struct conf_account *, const char *mailbox,
 		    const char *key, uint32_t uid, struct msg *);
+/* The same for a message submitted to the evaluation worker (prep.h):
+ * waits for it; frees the prep and its message. */
+enum process_result runner_process_prep(struct runner *,
+		    struct conf_account *, const char *mailbox,
+		    const char *key, uint32_t uid, struct prep *);
 
 /* Commit the journal's open group (see state.h), logging a failure: before
  * a wait, at the end of a pass. */

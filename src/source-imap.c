@@ -24,6 +24,7 @@
 #include "imap.h"
 #include "log.h"
 #include "msg.h"
+#include "prep.h"
 #include "run.h"
 #include "state.h"
 #include "source-imap.h"
@@ -47,6 +48,14 @@ struct uid_list {
 	uint32_t	 from;
 };
 
+/* A batch read: its messages in UID order, each handed to the evaluation
+ * worker (prep.h); p[k] is taken by the runner or dropped. */
+struct fetched {
+	uint32_t	*uid;
+	struct prep	**p;
+	size_t		 n;
+};
+
 static int	 list_new(struct imap_conn *, uint32_t, struct uid_list *,
 		     char **);
 static int	 size_cb(struct imap_conn *, struct imap_resp *, void *,
@@ -57,22 +66,29 @@ static size_t	 batch_end(const struct imap_conn *, const struct uid_list *,
 		     size_t);
 static int	 batch_start(struct imap_conn *, const struct uid_list *,
 		     size_t, size_t, bool *, char **);
-static int	 sync_batch(struct runner *, struct conf_account *,
+static int	 batch_read(struct runner *, struct conf_account *,
+		     struct imap_conn *, bool *, struct fetched *, char **);
+static bool	 batch_large(const struct uid_list *, size_t, size_t);
+static int	 batch_next(struct runner *, struct imap_conn *,
+		     const struct uid_list *, size_t, size_t *, bool *,
+		     char **);
+static void	 fetched_free(struct fetched *);
+static void	 sync_batch(struct runner *, struct conf_account *,
 		     struct imap_conn *, const char *, const struct uid_list *,
-		     size_t, size_t, struct imap_message *, size_t, uint32_t *,
-		     bool *);
+		     size_t, size_t, struct fetched *, uint32_t *, bool *);
 static int	 sync_all(struct runner *, struct conf_account *,
 		     struct imap_conn *, const char *, const struct uid_list *,
 		     uint32_t *, char **);
 static enum process_result sync_one(struct runner *, struct conf_account *,
-		    struct imap_conn *, const char *,
-		    struct imap_message *);
+		    struct imap_conn *, const char *, uint32_t,
+		    struct prep *);
 static char	*uid_set(const struct uid_size *, size_t, size_t,
 		     const struct imap_conn *);
 static int	 apply_after(struct runner *, struct conf_account *,
 		     struct imap_conn *, const char *, uint32_t, char **);
 static int	 msg_uid_cmp(const void *, const void *);
 static void	 messages_free(struct imap_message *, size_t);
+
 
 /* "1,3:5,9" from the part [i, j) of a sorted list, without the messages
  * over the cap; NULL when none is left. */
@@ -311,23 +327,20 @@ apply_after(struct runner *r, struct conf_account *a, struct imap_conn *c,
 /* Process one message, then apply the after policy if it is finished. */
 static enum process_result
 sync_one(struct runner *r, struct conf_account *a, struct imap_conn *c,
-    const char *mailbox, struct imap_message *m)
+    const char *mailbox, uint32_t uid, struct prep *p)
 {
 	enum process_result	 pr;
 	char			 key[32], *err = NULL;
 
 	snprintf(key, sizeof key, "%" PRIu32 "/%" PRIu32, c->uidvalidity,
-	    m->uid);
+	    uid);
 	r->imap = c;
-	/* The message takes the fetched bytes: no copy. */
-	pr = runner_process_msg(r, a, mailbox, key, m->uid,
-	    msg_new_take(m->data, m->len, NULL));
-	m->data = NULL;
+	pr = runner_process_prep(r, a, mailbox, key, uid, p);
 	r->imap = NULL;
 	if (pr == PROCESS_DONE && !r->gone &&
-	    apply_after(r, a, c, mailbox, m->uid, &err) != IMAP_OK) {
+	    apply_after(r, a, c, mailbox, uid, &err) != IMAP_OK) {
 		log_warn("%s: %s: uid %" PRIu32 ": after-policy: %s", a->name,
-		    mailbox, m->uid, err);
+		    mailbox, uid, err);
 		free(err);
 		pr = PROCESS_PENDING;
 	}
@@ -339,15 +352,13 @@ sync_one(struct runner *r, struct conf_account *a, struct imap_conn *c,
  * (a UID that vanished meanwhile has no message). The saved UID moves past
  * finished messages and those over the cap, never past one still pending.
  */
-static int
+static void
 sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
     const char *mailbox, const struct uid_list *l, size_t i, size_t j,
-    struct imap_message *v, size_t nv, uint32_t *last, bool *blocked)
+    struct fetched *f, uint32_t *last, bool *blocked)
 {
 	size_t	 k, m = 0;
 
-	if (nv > 1)
-		qsort(v, nv, sizeof *v, msg_uid_cmp);
 	for (k = i; k < j; k++) {
 		if (over_cap(c, &l->v[k])) {
 			log_warn("%s: %s: uid %" PRIu32 ": %" PRIu32 " bytes, "
@@ -358,63 +369,143 @@ sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
 				*last = l->v[k].uid;
 			continue;
 		}
-		while (m < nv && v[m].uid < l->v[k].uid)
+		while (m < f->n && f->uid[m] < l->v[k].uid)
 			m++;
-		if (m == nv || v[m].uid != l->v[k].uid)
+		if (m == f->n || f->uid[m] != l->v[k].uid)
 			continue;
-		if (sync_one(r, a, c, mailbox, &v[m]) != PROCESS_DONE)
+		if (sync_one(r, a, c, mailbox, f->uid[m], f->p[m]) !=
+		    PROCESS_DONE)
 			*blocked = true;
+		f->p[m] = NULL;
 		if (!*blocked)
-			*last = v[m].uid;
+			*last = f->uid[m];
 	}
-	return IMAP_OK;
 }
 
 /*
- * Every batch in turn. The UID FETCH of the next batch is sent before the
- * current one is processed, so the server prepares it meanwhile; a command
- * of an action or of the after-policy first reads it to its end
- * (see imap_fetch_start() in imap.h), so nothing interleaves with it.
+ * Read the batch asked for (*open) to its end: its messages go to the
+ * evaluation worker at once. No journal transaction stays open across the
+ * wait.
+ */
+static int
+batch_read(struct runner *r, struct conf_account *a, struct imap_conn *c,
+    bool *open, struct fetched *f, char **cause)
+{
+	struct imap_message	*v = NULL;
+	size_t			 nv = 0, k;
+	int			 rc;
+
+	memset(f, 0, sizeof *f);
+	if (!*open)
+		return IMAP_OK;
+	*open = false;
+	runner_commit(r);
+	if ((rc = imap_fetch_finish(c, &v, &nv, cause)) != IMAP_OK)
+		return rc;
+	if (nv > 1)
+		qsort(v, nv, sizeof *v, msg_uid_cmp);
+	f->uid = xcalloc(nv, sizeof *f->uid);
+	f->p = xcalloc(nv, sizeof *f->p);
+	for (k = 0; k < nv; k++) {
+		f->uid[k] = v[k].uid;
+		/* The message takes the fetched bytes: no copy. */
+		f->p[k] = prep_submit(a, v[k].data, v[k].len);
+		v[k].data = NULL;
+	}
+	f->n = nv;
+	messages_free(v, nv);
+	return IMAP_OK;
+}
+
+/* The batch [i, j) is one message larger than a batch's bytes. */
+static bool
+batch_large(const struct uid_list *l, size_t i, size_t j)
+{
+	return j == i + 1 && l->v[i].size > FETCH_BATCH_BYTES;
+}
+
+/* Messages not handed to the runner (stopped, failed) are dropped. */
+static void
+fetched_free(struct fetched *f)
+{
+	size_t	 k;
+
+	for (k = 0; k < f->n; k++)
+		prep_drop(f->p[k]);
+	free(f->p);
+	free(f->uid);
+	memset(f, 0, sizeof *f);
+}
+
+/* Ask for the batch that starts at i, if any is left and the runner is
+ * not stopping: it ends at *j. */
+static int
+batch_next(struct runner *r, struct imap_conn *c, const struct uid_list *l,
+    size_t i, size_t *j, bool *open, char **cause)
+{
+	*j = i;
+	*open = false;
+	if (i == l->n || (r->stop != NULL && *r->stop))
+		return IMAP_OK;
+	*j = batch_end(c, l, i);
+	return batch_start(c, l, i, *j, open, cause);
+}
+
+/*
+ * Every batch in turn, in a pipeline: while the runner journals the
+ * messages of one batch ([i, j)), the worker evaluates those of the next
+ * ([j, k)), already read, and the server sends the one after ([k, m)). A
+ * batch that is one message larger than a batch's bytes is read only once
+ * the one before is done with, so that two such never sit in memory
+ * together. A command of an action or of the after-policy first reads the
+ * batch asked for to its end (see imap_fetch_start() in imap.h), so nothing
+ * interleaves with it.
  */
 static int
 sync_all(struct runner *r, struct conf_account *a, struct imap_conn *c,
     const char *mailbox, const struct uid_list *l, uint32_t *last,
     char **cause)
 {
+	struct fetched		 cur, nxt;
 	struct imap_message	*v;
-	size_t			 i, j, k, nv;
-	bool			 open, next_open = false, blocked = false;
+	size_t			 i, j, k, m, nv;
+	bool			 open, ahead, blocked = false;
+	char			*err = NULL;
 	int			 rc;
 
-	j = batch_end(c, l, 0);
-	if ((rc = batch_start(c, l, 0, j, &open, cause)) != IMAP_OK)
+	memset(&nxt, 0, sizeof nxt);
+	if ((rc = batch_next(r, c, l, 0, &j, &open, cause)) != IMAP_OK)
 		return rc;
-	for (i = 0; i < l->n; i = j, j = k, open = next_open) {
-		v = NULL;
-		nv = 0;
-		runner_commit(r);	/* no journal transaction across a wait */
-		if (open && (rc = imap_fetch_finish(c, &v, &nv, cause)) !=
-		    IMAP_OK)
-			return rc;
-		next_open = false;
-		k = j;
-		if (j < l->n && (r->stop == NULL || !*r->stop)) {
-			k = batch_end(c, l, j);
-			if ((rc = batch_start(c, l, j, k, &next_open,
-			    cause)) != IMAP_OK) {
-				messages_free(v, nv);
-				return rc;
-			}
-		}
-		sync_batch(r, a, c, mailbox, l, i, j, v, nv, last, &blocked);
-		messages_free(v, nv);
+	if ((rc = batch_read(r, a, c, &open, &cur, cause)) != IMAP_OK)
+		return rc;
+	if ((rc = batch_next(r, c, l, j, &k, &open, cause)) != IMAP_OK)
+		goto out;
+	for (i = 0; i < l->n; i = j, j = k, k = m) {
+		m = k;
+		ahead = j < k && !batch_large(l, j, k);
+		if (ahead && ((rc = batch_read(r, a, c, &open, &nxt,
+		    cause)) != IMAP_OK || (rc = batch_next(r, c, l, k, &m,
+		    &open, cause)) != IMAP_OK))
+			goto out;
+		sync_batch(r, a, c, mailbox, l, i, j, &cur, last, &blocked);
+		fetched_free(&cur);
 		if (r->stop != NULL && *r->stop)
 			break;
+		if (!ahead && ((rc = batch_read(r, a, c, &open, &nxt,
+		    cause)) != IMAP_OK || (rc = batch_next(r, c, l, k, &m,
+		    &open, cause)) != IMAP_OK))
+			goto out;
+		cur = nxt;
+		memset(&nxt, 0, sizeof nxt);
 	}
-	/* Stopped with the next batch asked for: read it, drop it. */
-	if (next_open && imap_fetch_finish(c, &v, &nv, cause) == IMAP_OK)
+out:
+	fetched_free(&cur);
+	fetched_free(&nxt);
+	/* Stopped with a batch asked for: read it, drop it. */
+	if (open && imap_fetch_finish(c, &v, &nv, &err) == IMAP_OK)
 		messages_free(v, nv);
-	return IMAP_OK;
+	free(err);
+	return rc;
 }
 
 int

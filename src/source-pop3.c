@@ -26,6 +26,7 @@
 #include "log.h"
 #include "msg.h"
 #include "pop3.h"
+#include "prep.h"
 #include "run.h"
 #include "state.h"
 #include "xmalloc.h"
@@ -44,6 +45,7 @@ struct pop3_item {
 	char		 uidl[POP3_MAX_UIDL + 1];
 	bool		 fetch;		/* RETR it: not finished, not too big */
 	bool		 sent;		/* its RETR went out */
+	struct prep	*prep;		/* read ahead, being evaluated */
 };
 
 /* A command whose reply is still to be read. */
@@ -63,6 +65,9 @@ struct pop3_pass {
 	size_t			 next;		/* next item to RETR */
 	size_t			 ahead;		/* RETRs unread */
 	size_t			 ahead_bytes;
+	size_t			 read;		/* next item to read ahead */
+	size_t			 held;		/* messages read, not processed */
+	size_t			 held_bytes;
 };
 
 static int	 pop3_parse_uidl(const char *, struct pop3_item **, size_t *,
@@ -77,6 +82,8 @@ static int	 pop3_send_ahead(struct pop3_pass *, char **);
 static int	 pop3_read_head(struct pop3_pass *, struct buf *, char **);
 static int	 pop3_retr(struct pop3_pass *, size_t, struct buf *, char **);
 static int	 pop3_one(struct pop3_pass *, size_t, char **);
+static int	 pop3_take(struct pop3_pass *, size_t, char **);
+static int	 pop3_read_ahead(struct pop3_pass *, size_t, char **);
 static int	 pop3_drain(struct pop3_pass *, char **);
 
 /* "N UIDL" lines into items, in server order. */
@@ -106,9 +113,8 @@ pop3_parse_uidl(const char *text, struct pop3_item **out, size_t *n,
 		if (nv == POP3_MAX_MESSAGES)
 			goto bad;
 		v = xreallocarray(v, nv + 1, sizeof *v);
+		memset(&v[nv], 0, sizeof v[nv]);
 		v[nv].num = num;
-		v[nv].size = 0;
-		v[nv].fetch = v[nv].sent = false;
 		memcpy(v[nv].uidl, p, len);
 		v[nv].uidl[len] = '\0';
 		for (end = v[nv].uidl; *end != '\0'; end++)
@@ -346,20 +352,66 @@ pop3_retr(struct pop3_pass *p, size_t i, struct buf *out, char **cause)
 	}
 }
 
+/* The message of item i, read and handed to the evaluation worker. */
+static int
+pop3_take(struct pop3_pass *p, size_t i, char **cause)
+{
+	struct buf	 body;
+	size_t		 len;
+	char		*data;
+
+	buf_init(&body, 0);
+	if (pop3_retr(p, i, &body, cause) != POP3_OK) {
+		buf_free(&body);
+		return -1;
+	}
+	data = buf_steal(&body, &len);
+	p->v[i].prep = prep_submit(p->account, data, len);
+	return 0;
+}
+
+/*
+ * With PIPELINING, read the messages after item i whose replies are due,
+ * while the worker evaluates: up to POP3_WINDOW of them and
+ * POP3_WINDOW_BYTES by the sizes LIST gave, so a large message is read
+ * only when its turn comes.
+ */
+static int
+pop3_read_ahead(struct pop3_pass *p, size_t i, char **cause)
+{
+	struct pop3_item	*it;
+
+	if (!p->c.pipelining)
+		return 0;
+	if (p->read <= i)
+		p->read = i + 1;
+	for (; p->read < p->n; p->read++) {
+		it = &p->v[p->read];
+		if (!it->fetch)
+			continue;
+		if (p->held >= POP3_WINDOW ||
+		    p->held_bytes + it->size > POP3_WINDOW_BYTES)
+			return 0;
+		if (pop3_take(p, p->read, cause) != 0)
+			return -1;
+		p->held++;
+		p->held_bytes += it->size;
+	}
+	return 0;
+}
+
 /*
  * One message: skip the RETR when the journal holds it finished (or it is
- * too big); else fetch it and hand it to the runner. Then the
- * after-policy. Returns -1 only when the session is unusable.
+ * too big); else fetch it (unless it was read ahead) and hand it to the
+ * runner. Then the after-policy. Returns -1 only when the session is
+ * unusable.
  */
 static int
 pop3_one(struct pop3_pass *p, size_t i, char **cause)
 {
 	struct conf_account	*a = p->account;
-	const struct pop3_item	*it = &p->v[i];
-	struct buf		 body;
+	struct pop3_item	*it = &p->v[i];
 	enum process_result	 pr = PROCESS_DONE;
-	size_t			 len;
-	char			*data;
 
 	if (!it->fetch && it->size > POP3_MAX_MESSAGE) {
 		log_warn("%s: pop3: message %lu (%s): %zu bytes, over the "
@@ -368,20 +420,20 @@ pop3_one(struct pop3_pass *p, size_t i, char **cause)
 		return 0;
 	}
 	if (it->fetch) {
-		buf_init(&body, 0);
-		if (pop3_retr(p, i, &body, cause) != POP3_OK) {
-			buf_free(&body);
+		if (it->prep != NULL) {
+			p->held--;
+			p->held_bytes -= it->size;
+		} else if (pop3_take(p, i, cause) != 0)
 			return -1;
-		}
-		/* Ask for the next ones before the work on this one (only
-		 * with PIPELINING: else a DELE may have to go first). */
-		if (p->c.pipelining && pop3_send_ahead(p, cause) != POP3_OK) {
-			buf_free(&body);
+		/* Read the next ones while this one is evaluated, and ask
+		 * for more before the work on it (only with PIPELINING:
+		 * else a DELE may have to go first). */
+		if (pop3_read_ahead(p, i, cause) != 0 ||
+		    (p->c.pipelining && pop3_send_ahead(p, cause) != POP3_OK))
 			return -1;
-		}
-		data = buf_steal(&body, &len);
-		pr = runner_process_msg(p->runner, a, "", it->uidl,
-		    (uint32_t)it->num, msg_new_take(data, len, NULL));
+		pr = runner_process_prep(p->runner, a, "", it->uidl,
+		    (uint32_t)it->num, it->prep);
+		it->prep = NULL;
 	}
 	if (pr != PROCESS_DONE || a->after != AFTER_DELETE)
 		return 0;
@@ -454,6 +506,9 @@ source_pop3_sync(struct runner *r, struct conf_account *a, char **cause)
 fail:
 	pop3_close(&p.c);
 out:
+	/* Read ahead, not processed (stopped, failed): next pass. */
+	for (i = 0; i < p.n; i++)
+		prep_drop(p.v[i].prep);
 	free(p.v);
 	free(p.q);
 	return rc;

@@ -1,0 +1,62 @@
+/*
+ * Evaluation ahead: the part of processing a message that reads nothing but
+ * the message and the rules (its SHA-256, its Message-ID, the plan the rules
+ * give) done on a second thread while the main thread fetches the next
+ * messages and journals the previous ones. Everything that touches the
+ * journal, the servers or the log stays on the main thread, in order: the
+ * runner only takes a message's result when its turn comes
+ * (runner_process_prep in run.h). A message the journal already holds is
+ * evaluated for nothing; its plan is dropped unused.
+ *
+ * One worker thread for the process, started on the first prep_submit
+ * (never on a machine with one processor: there the work is done on the
+ * calling thread when the result is asked for). Jobs are done in the
+ * order they are submitted.
+ */
+#ifndef FACTEUR_PREP_H
+#define FACTEUR_PREP_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+struct conf_account;
+struct msg;
+
+struct prep {
+	char			*data;		/* until the message takes it */
+	size_t			 len;
+	struct msg		*msg;
+	struct conf_account	*account;
+	char			 hash[65];	/* set when hashed */
+	json_t			*plan;		/* NULL until evaluated */
+	bool			 hashed;
+	bool			 queued;	/* handed to the worker */
+	bool			 done;		/* the worker is through */
+	struct prep		*next;		/* the worker's queue */
+};
+
+/*
+ * The bytes of a message (taken: data must come from malloc, with a NUL
+ * byte at data[len], as msg_new_take() wants) of account a, its parsing and
+ * evaluation queued. The account and its rules must stay until the prep is
+ * taken by the runner or dropped.
+ */
+struct prep	*prep_submit(struct conf_account *, char *data, size_t len);
+/* Wait until the worker is through with p (no-op if it was never queued);
+ * then p->msg is there. */
+void		 prep_wait(struct prep *);
+/* Free the message and the plan of p (waits for the worker first). */
+void		 prep_release(struct prep *);
+/* The same, and p itself: a message dropped unprocessed. */
+void		 prep_drop(struct prep *);
+/* Hash the message if not yet: p->hash. */
+void		 prep_hash(struct prep *);
+/* The plan, evaluated now on this thread if the worker has not. */
+json_t		*prep_plan(struct prep *);
+/* Stop the worker (at exit: joins the thread). Submitting starts it again. */
+void		 prep_shutdown(void);
+/* Tests: whether a worker may be used (default: more than one processor). */
+void		 prep_set_worker(bool);
+
+#endif
