@@ -2,7 +2,8 @@
 """Fetch throughput for bench/fetch.sh: the harness's Dovecot holds every
 message of the corpus in bot's INBOX; `facteur run --once` (after: keep,
 state on tmpfs, a fresh state each run) fetches and processes all of them
-over IMAP (STARTTLS), IMAPS and POP3 (STLS). Best of REPEAT runs each.
+over IMAP and POP3 in clear (`tls: none`: Dovecot on the same host), over
+IMAP with STARTTLS, IMAPS, and POP3 with STLS. Best of REPEAT runs each.
 
 usage: fetch-bench.py CORPUS_DIR RULES_FILE"""
 import os
@@ -42,8 +43,9 @@ def main():
                                          os.path.join(ROOT, 'facteur')))
     # FETCH_WRAP: a command to run facteur under, e.g. "perf record -g".
     wrap = os.environ.get('FETCH_WRAP', '').split()
-    # FETCH_PROTOCOLS: a subset of "IMAP IMAPS POP3".
-    only = os.environ.get('FETCH_PROTOCOLS', 'IMAP IMAPS POP3').split()
+    # FETCH_PROTOCOLS: a subset of the names below.
+    only = os.environ.get('FETCH_PROTOCOLS',
+                          'IMAP IMAP+STARTTLS IMAPS POP3 POP3+STLS').split()
     raws = corpus(cdir)
     size = sum(len(r) for r in raws)
     shm = tempfile.mkdtemp(prefix='facteur-bench-',
@@ -56,12 +58,15 @@ def main():
             n = h.count('bot')
             print('fetch: %d messages, %.1f MB from %s; rules %s'
                   % (n, size / 1e6, cdir, rules))
-            for name, url in (('IMAP', 'imap://127.0.0.1:%d/INBOX'
-                               % h.ports['imap']),
-                              ('IMAPS', 'imaps://127.0.0.1:%d/INBOX'
-                               % h.ports['imaps']),
-                              ('POP3', 'pop3://127.0.0.1:%d'
-                               % h.ports['pop3'])):
+            imap = 'imap://127.0.0.1:%d/INBOX' % h.ports['imap']
+            pop3 = 'pop3://127.0.0.1:%d' % h.ports['pop3']
+            for name, url, tls in (
+                    ('IMAP', imap, 'none'),
+                    ('IMAP+STARTTLS', imap, 'required'),
+                    ('IMAPS', 'imaps://127.0.0.1:%d/INBOX'
+                     % h.ports['imaps'], 'required'),
+                    ('POP3', pop3, 'none'),
+                    ('POP3+STLS', pop3, 'required')):
                 if name not in only:
                     continue
                 db = os.path.join(shm, 'state.db')
@@ -79,9 +84,10 @@ accounts:
     user: bot
     password: secret
     ca_file: %s
+    tls: %s
     after: keep
     rules: [%s]
-''' % (db, url, h.ca_file, rules), 'bench.yaml')
+''' % (db, url, h.ca_file, tls, rules), 'bench.yaml')
                 best = None
                 for _ in range(repeat):
                     for suffix in ('', '-wal', '-shm'):
@@ -101,7 +107,7 @@ accounts:
                         break
                     best = dt if best is None or dt < best else best
                 if best is not None:
-                    print('fetch: %-5s %6.0f messages/s, %5.1f MB/s '
+                    print('fetch: %-13s %6.0f messages/s, %5.1f MB/s '
                           '(best of %d: %.3f s for %d messages, run --once '
                           'from start to exit)'
                           % (name, n / best, size / 1e6 / best, repeat, best,

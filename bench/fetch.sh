@@ -1,12 +1,13 @@
 #!/bin/sh
-# Fetch throughput over IMAP (STARTTLS), IMAPS and POP3 (STLS) from the
+# Fetch throughput over IMAP and POP3 in clear (tls: none), IMAP with
+# STARTTLS, IMAPS and POP3 with STLS, from the
 # test harness's Dovecot holding the whole corpus ($(dirname repo)/shared/
 # corpus, else tests/fixtures): `facteur run --once`, after: keep, state on
 # tmpfs, every message through the reference rules. Best of REPEAT runs
 # (default 3) per protocol; messages/s and MB/s. Needs root (the harness
 # starts Dovecot). Env: FACTEUR (default ./facteur), FETCH_WRAP (a command
 # to run facteur under, e.g. "perf record -g"), FETCH_PROTOCOLS (a subset
-# of "IMAP IMAPS POP3").
+# of "IMAP IMAP+STARTTLS IMAPS POP3 POP3+STLS").
 root=$(cd "$(dirname "$0")/.." && pwd)
 facteur=${FACTEUR:-$root/facteur}
 dir=$(dirname "$root")/shared/corpus
