@@ -47,6 +47,9 @@ prep_submit(struct conf_account *a, char *data, size_t len)
 	}
 	p->data = data;
 	p->len = len;
+	/* Hashed here: the worker has more to do than this thread. */
+	sha256_hex(data, len, p->hash);
+	p->hashed = true;
 	pthread_mutex_lock(&prep_lock);
 	p->queued = true;
 	if (prep_tail != NULL)
@@ -132,7 +135,6 @@ prep_eval(struct prep *p)
 {
 	p->msg = msg_new_take(p->data, p->len, NULL);
 	p->data = NULL;
-	prep_hash(p);
 	(void)msg_message_id(p->msg);
 	p->plan = prep_rules(p);
 }

@@ -1,8 +1,9 @@
 /*
  * Evaluation ahead: the part of processing a message that reads nothing but
- * the message and the rules (its SHA-256, its Message-ID, the plan the rules
+ * the message and the rules (parsing, its Message-ID, the plan the rules
  * give) done on a second thread while the main thread fetches the next
- * messages and journals the previous ones. Everything that touches the
+ * messages and journals the previous ones (the SHA-256 of the bytes is
+ * taken on the main thread as they are handed over: it has less to do). Everything that touches the
  * journal, the servers or the log stays on the main thread, in order: the
  * runner only takes a message's result when its turn comes
  * (runner_process_prep in run.h). A message the journal already holds is
