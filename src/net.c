@@ -41,6 +41,7 @@
 #define NET_MAX_SOCKETS		8
 #define NET_MAX_WAIT_MS		1000	/* rechecks libcurl's timer */
 #define NET_STOP_GRACE_MS	2000
+#define NET_READ_BUFFER		(64 * 1024)	/* TLS, with read-ahead */
 
 struct net_xfer;
 
@@ -417,6 +418,31 @@ net_release(CURL *easy)
 		net_multi_free(m);
 		return;
 	}
+}
+
+/*
+ * Dovecot sends TLS records of about 3.4 KB, and OpenSSL reads each with two
+ * receive calls (its header, then its body). With read-ahead one call takes
+ * what the socket holds, up to the record buffer (NET_READ_BUFFER). Not
+ * during libcurl's own exchanges: libcurl 7.88 polls the socket and asks
+ * OpenSSL only SSL_pending(), which does not count records read ahead, so
+ * its login would stall. CURLINFO_TLS_SSL_PTR names the SSL object only
+ * while the connection is attached to the handle: after the first
+ * curl_easy_send or curl_easy_recv (easy.c attaches it there).
+ */
+void
+net_raw_begin(CURL *curl)
+{
+	struct curl_tlssessioninfo	*info = NULL;
+	SSL				*ssl;
+
+	if (curl_easy_getinfo(curl, CURLINFO_TLS_SSL_PTR, &info) != CURLE_OK ||
+	    info == NULL || info->backend != CURLSSLBACKEND_OPENSSL ||
+	    info->internals == NULL)
+		return;
+	ssl = info->internals;
+	SSL_set_read_ahead(ssl, 1);
+	SSL_set_default_read_buffer_len(ssl, NET_READ_BUFFER);
 }
 
 int
