@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""Several TLS records in one read: nothing is left waiting in the TLS layer.
+
+Once logged in, facteur's IMAP and POP3 connections read TLS ahead: one
+receive call takes every record the socket holds, so records can wait
+inside OpenSSL that a wait on the socket no longer sees. Every wait must
+come after the TLS layer is emptied, or a message sits unnoticed until the
+next refresh (4 minutes in IDLE).
+
+- run --once over IMAPS and POP3S (under valgrind) of messages from 1 KB to
+  300 KB, so that reads span many records: every message journaled, saved
+  byte for byte as the server holds it.
+- The daemon in IDLE on Dovecot: another session flags every message with
+  long keywords and appends five more, so that Dovecot pushes one burst of
+  many records (about 300 FETCH responses, then EXISTS last); the five are
+  processed within seconds.
+- A scripted server (Dovecot writes both lines in one record) answers the
+  IDLE command with "+ idling" and "* 2 EXISTS" as two TLS records in one
+  TCP segment (TCP_CORK): the EXISTS is read with the "+" and must be
+  acted on at once.
+"""
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Harness, Tap, wait_until  # noqa: E402
+from fakeimap import FakeImap  # noqa: E402
+
+SAVE_RULES = '''rules:
+  - name: keep-a-copy
+    then:
+      - save: {maildir: %s}
+'''
+
+NO_RULES = '''rules:
+  - name: nothing
+    if: {subject: '^never matches$'}
+    then:
+      - flag: {add: [never]}
+'''
+
+
+def message(tag, n, size=0):
+    """A message of about size bytes; lines of 76 characters."""
+    head = ('From: bob@example.test\r\nTo: bot@example.test\r\n'
+            'Subject: %s %d\r\nMessage-ID: <%s-%d@example.test>\r\n\r\n'
+            % (tag, n, tag, n)).encode()
+    line = (('%s %d ' % (tag, n)) * 20)[:76].encode() + b'\r\n'
+    return head + line * max(1, size // len(line))
+
+
+def done_keys(state):
+    """Journal keys of the messages processed to the end."""
+    if not os.path.exists(state):
+        return []
+    db = sqlite3.connect(state, timeout=5)
+    try:
+        return [r[0] for r in db.execute(
+            'SELECT key FROM message WHERE status = 2 ORDER BY id')]
+    except sqlite3.OperationalError:
+        return []
+    finally:
+        db.close()
+
+
+def saved(maildir):
+    """The bytes of every message saved in maildir/new."""
+    d = os.path.join(maildir, 'new')
+    if not os.path.isdir(d):
+        return []
+    out = []
+    for name in os.listdir(d):
+        with open(os.path.join(d, name), 'rb') as f:
+            out.append(f.read())
+    return out
+
+
+def account(h, name, url, state, rules, extra=''):
+    return h.write_config('''state: %s
+accounts:
+  - name: %s
+    url: %s
+    user: bot
+    password: secret
+    ca_file: %s
+    after: keep
+    rules: [%s]
+%s''' % (state, name, url, h.ca_file, rules, extra), name=name + '.yaml')
+
+
+def test_once(t, h, proto):
+    """run --once under valgrind over proto: all of a large burst, exact."""
+    base = os.path.join(h.tmp, 'facteur', proto)
+    os.makedirs(base)
+    rules = os.path.join(base, 'rules.yaml')
+    with open(rules, 'w') as f:
+        f.write(SAVE_RULES % os.path.join(base, 'saved'))
+    state = os.path.join(base, 'state.db')
+    cfg = account(h, proto, h.url(proto), state, rules)
+    cp = h.facteur('run', '--once', '-c', cfg, valgrind=True)
+    t.ok(cp.returncode == 0, '%s: run --once under valgrind exits 0 (no '
+         'leak, no memory error)' % proto, 'exit %d\n%s%s' % (
+             cp.returncode, cp.stderr[-2000:],
+             (getattr(cp, 'valgrind', '') or '')[-3000:]))
+    want = sorted(raw for _, _, raw in h.fetch_all('bot'))
+    t.eq(len(done_keys(state)), len(want), '%s: every message journaled '
+         'once, done' % proto)
+    got = sorted(saved(os.path.join(base, 'saved')))
+    t.eq(len(got), len(want), '%s: every message saved' % proto)
+    t.ok(got == want, '%s: each saved byte for byte as the server holds '
+         'it' % proto)
+
+
+def start_daemon(h, cfg, logname):
+    exe = os.path.abspath(os.environ.get('FACTEUR') or './facteur')
+    log = open(os.path.join(h.tmp, 'facteur', logname), 'w+')
+    p = subprocess.Popen([exe, 'run', '-v', '-c', cfg], stdout=log,
+                         stderr=subprocess.STDOUT, cwd=h.tmp,
+                         start_new_session=True)
+    h._record_pgid(p.pid)
+    return p, log
+
+
+def stop_daemon(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        return p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        return 'timeout'
+
+
+def idles(log):
+    log.seek(0)
+    return len(re.findall(r'> F\d+ IDLE', log.read()))
+
+
+def test_idle_burst(t, h):
+    """Dovecot pushes many records at once in IDLE; EXISTS is in the last."""
+    old = 300
+    h.deliver_many('alice', [message('old', i) for i in range(old)])
+    base = os.path.join(h.tmp, 'facteur', 'burst')
+    os.makedirs(base)
+    rules = os.path.join(base, 'rules.yaml')
+    with open(rules, 'w') as f:
+        f.write(NO_RULES)
+    state = os.path.join(base, 'state.db')
+    cfg = h.write_config('''state: %s
+accounts:
+  - name: burst
+    url: %s
+    user: alice
+    password: secret
+    ca_file: %s
+    after: keep
+    watch: idle
+    poll: 3600s
+    rules: [%s]
+''' % (state, h.url('imaps'), h.ca_file, rules), name='burst.yaml')
+    p, log = start_daemon(h, cfg, 'burst.log')
+    try:
+        ready = wait_until(lambda: len(done_keys(state)) == old and
+                           idles(log) >= 1, timeout=30)
+        t.ok(ready, 'IDLE: the %d old messages processed, then IDLE' % old)
+        # Keywords make each FETCH response about 150 bytes: some 45 KB,
+        # many TLS records, sent in one go after Dovecot's notify delay
+        # (the store and the append fall within its 500 ms).
+        m = h.imap('alice', tls='ssl')
+        m.select('INBOX')
+        m.store('1:*', '+FLAGS', '(\\Flagged $Burst1 $Burst2 $Burst3 '
+                '$Burst4 $Burst5 $Burst6 $Burst7 $Burst8)')
+        for i in range(5):
+            m.append('INBOX', None, None, message('new', i))
+        t0 = time.monotonic()
+        m.logout()
+        got = wait_until(lambda: len(done_keys(state)) == old + 5,
+                         timeout=15)
+        t.ok(got, 'IDLE: the five messages announced at the end of the '
+             'burst are processed within 15 s (the refresh is 4 minutes)',
+             'journal: %d done' % len(done_keys(state)))
+        if got:
+            t.diag('burst -> five journaled: %.0f ms (Dovecot waits '
+                   '500 ms before it tells)' % ((time.monotonic() - t0)
+                                                * 1000))
+    finally:
+        rc = stop_daemon(p)
+    t.eq(rc, 0, 'IDLE: SIGTERM ends the daemon with status 0')
+    t.eq(len(done_keys(state)), old + 5, 'IDLE: each message journaled once')
+    if t.failed:
+        log.seek(0)
+        t.diag(log.read()[-3000:])
+
+
+class _Corked:
+    """The server's TLS socket; at the first IDLE "+ idling" and
+    "* 2 EXISTS" leave as two TLS records held back into one segment."""
+
+    def __init__(self, server, s):
+        self._server = server
+        self._s = s
+
+    def __getattr__(self, name):
+        return getattr(self._s, name)
+
+    def sendall(self, data):
+        if data != b'+ idling\r\n' or self._server.idles != 1:
+            return self._s.sendall(data)
+        self._s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        try:
+            self._s.sendall(data)
+            self._s.sendall(b'* 2 EXISTS\r\n')
+        finally:
+            self._s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+        return None
+
+
+class CorkedIdle(FakeImap):
+    def _session(self, s):
+        return super()._session(_Corked(self, s))
+
+
+def test_idle_start(t, h):
+    """An EXISTS in the record after the "+" of IDLE, in the same read."""
+    with CorkedIdle(h.cert_file, h.key_file, {1: message('first', 1)},
+                    idle=True) as srv:
+        def on_idle(server):
+            if server.idles == 0:
+                server.messages[2] = message('second', 2)
+            return b''
+        srv.on_idle = on_idle
+        base = os.path.join(h.tmp, 'facteur', 'corked')
+        os.makedirs(base)
+        rules = os.path.join(base, 'rules.yaml')
+        with open(rules, 'w') as f:
+            f.write(NO_RULES)
+        state = os.path.join(base, 'state.db')
+        cfg = account(h, 'corked', srv.url(), state, rules,
+                      '    watch: idle\n    poll: 3600s\n')
+        p, log = start_daemon(h, cfg, 'corked.log')
+        try:
+            got = wait_until(lambda: len(done_keys(state)) == 2,
+                             timeout=10)
+        finally:
+            rc = stop_daemon(p)
+        t.ok(got, 'IDLE start: the EXISTS read with the "+" is acted on '
+             'at once', 'journal: %r' % done_keys(state))
+        t.eq(done_keys(state), ['42/1', '42/2'], 'IDLE start: both '
+             'messages journaled once, in order')
+        t.ok(srv.idles >= 2 and 'DONE' in srv.commands, 'IDLE start: '
+             'DONE, a sync, then IDLE again (%d IDLE commands)' % srv.idles)
+        t.eq(rc, 0, 'IDLE start: SIGTERM ends the daemon with status 0')
+        if t.failed:
+            log.seek(0)
+            t.diag(log.read()[-3000:])
+
+
+def main():
+    t = Tap()
+    with Harness(smtp=False) as h:
+        t.harness = h
+        sizes = [1000, 300000, 4000, 150000, 70000, 20000, 9000, 120000]
+        h.deliver_many('bot', [message('size', i, sizes[i % len(sizes)])
+                               for i in range(24)])
+        t.run('run --once over IMAPS', test_once, t, h, 'imaps')
+        t.run('run --once over POP3S', test_once, t, h, 'pop3s')
+        t.run('IDLE: a burst of records', test_idle_burst, t, h)
+        t.run('IDLE: records read with the "+"', test_idle_start, t, h)
+    t.done()
+
+
+if __name__ == '__main__':
+    main()
