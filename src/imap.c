@@ -1240,8 +1240,9 @@ imap_idle_start(struct imap_conn *c, char **cause)
 	imap_resp_free(&r);
 	/*
 	 * What came after the "+" (an EXISTS of mail that arrived meanwhile)
-	 * may wait in the TLS layer, read ahead, where a wait on the socket
-	 * would not see it: into the input, which the caller looks at first.
+	 * may wait in the TLS layer, received with it, where a wait on the
+	 * socket would not see it: into the input, which the caller looks at
+	 * first.
 	 */
 	while (rc == IMAP_OK && (n = imap_recv_some(c, cause)) != 0)
 		if (n < 0)

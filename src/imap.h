@@ -154,7 +154,7 @@ char	*imap_resp_take(struct imap_resp *, const struct imap_tok *,
  * that ends IDLE by itself clears idling), and end it with DONE.
  *
  * The connection's TLS layer may hold bytes the socket no longer shows
- * (read-ahead, see net_raw_begin). imap_idle_start and imap_idle_read
+ * (a read buffer, see net_raw_begin). imap_idle_start and imap_idle_read
  * leave it empty: everything received is in c->in. So a caller waiting for
  * the server in IDLE first handles a whole line in c->in, if any, with
  * imap_idle_read, and waits on c->fd only when there is none. Outside IDLE

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Several TLS records in one read: nothing is left waiting in the TLS layer.
 
-Once logged in, facteur's IMAP and POP3 connections read TLS ahead: one
-receive call takes every record the socket holds, so records can wait
-inside OpenSSL that a wait on the socket no longer sees. Every wait must
+Once logged in, facteur's IMAP and POP3 connections read through a buffer
+under OpenSSL: one receive call takes every record the socket holds, so
+records can wait in the TLS layer that a wait on the socket no longer sees. Every wait must
 come after the TLS layer is emptied, or a message sits unnoticed until the
 next refresh (4 minutes in IDLE).
 
