@@ -428,7 +428,7 @@ net_release(CURL *easy)
  * this buffer one receive call takes what the socket holds, up to
  * NET_READ_BUFFER. Not OpenSSL's own read-ahead: it moves what is left in
  * its buffer to the front before each record (ssl3_read_n aligns the
- * payload), about 8 bytes copied per byte received with a 64 KiB buffer.
+ * payload), which cost more instructions than the receive calls it saved.
  * The buffer is allocated only while it holds bytes: a connection waiting
  * in IDLE keeps none.
  */
