@@ -3,17 +3,17 @@
 
 Once logged in, facteur's IMAP and POP3 connections read through a buffer
 under OpenSSL: one receive call takes every record the socket holds, so
-records can wait in the TLS layer that a wait on the socket no longer sees. Every wait must
-come after the TLS layer is emptied, or a message sits unnoticed until the
-next refresh (4 minutes in IDLE).
+records can wait in the TLS layer that a wait on the socket no longer
+sees. Every wait must come after the TLS layer is emptied, or a message
+sits unnoticed until the next refresh (4 minutes in IDLE).
 
 - run --once over IMAPS and POP3S (under valgrind) of messages from 1 KB to
   300 KB, so that reads span many records: every message journaled, saved
   byte for byte as the server holds it.
 - The daemon in IDLE on Dovecot: another session flags every message with
   long keywords and appends five more, so that Dovecot pushes one burst of
-  many records (about 300 FETCH responses, then EXISTS last); the five are
-  processed within seconds.
+  many records (300 FETCH responses, about 30 KB, then EXISTS last); the
+  five are processed within seconds.
 - A scripted server (Dovecot writes both lines in one record) answers the
   IDLE command with "+ idling" and "* 2 EXISTS" as two TLS records in one
   TCP segment (TCP_CORK): the EXISTS is read with the "+" and must be
@@ -169,7 +169,7 @@ accounts:
         ready = wait_until(lambda: len(done_keys(state)) == old and
                            idles(log) >= 1, timeout=30)
         t.ok(ready, 'IDLE: the %d old messages processed, then IDLE' % old)
-        # Keywords make each FETCH response about 150 bytes: some 45 KB,
+        # Keywords make each FETCH response about 100 bytes: some 30 KB,
         # many TLS records, sent in one go after Dovecot's notify delay
         # (the store and the append fall within its 500 ms).
         m = h.imap('alice', tls='ssl')
