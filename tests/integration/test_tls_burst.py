@@ -18,6 +18,10 @@ sits unnoticed until the next refresh (4 minutes in IDLE).
   IDLE command with "+ idling" and "* 2 EXISTS" as two TLS records in one
   TCP segment (TCP_CORK): the EXISTS is read with the "+" and must be
   acted on at once.
+- The same server sends "+ idling" alone, waits until facteur has read it
+  (its socket's receive queue is empty), then pushes a FETCH and an
+  EXISTS as two records in one segment: facteur, waiting in IDLE, must
+  take both, not only the first.
 """
 import os
 import re
@@ -198,9 +202,25 @@ accounts:
         t.diag(log.read()[-3000:])
 
 
+def unread(client_port, server_port):
+    """Bytes in the receive queue of the client's end of a loopback TCP
+    connection (/proc/net/tcp), None when it is not there."""
+    with open('/proc/net/tcp') as f:
+        next(f)
+        for line in f:
+            v = line.split()
+            if (int(v[1].split(':')[1], 16) == client_port and
+                    int(v[2].split(':')[1], 16) == server_port):
+                return int(v[4].split(':')[1], 16)
+    return None
+
+
 class _Corked:
-    """The server's TLS socket; at the first IDLE "+ idling" and
-    "* 2 EXISTS" leave as two TLS records held back into one segment."""
+    """The server's TLS socket. At the first IDLE, two TLS records leave
+    held back into one TCP segment (TCP_CORK): with mode 'start',
+    "+ idling" and "* 2 EXISTS"; with mode 'push', "+ idling" goes alone,
+    and once the client has read it (nothing left in its receive queue)
+    "* 1 FETCH (FLAGS (\\Seen))" and "* 2 EXISTS" follow."""
 
     def __init__(self, server, s):
         self._server = server
@@ -209,53 +229,70 @@ class _Corked:
     def __getattr__(self, name):
         return getattr(self._s, name)
 
+    def _together(self, *records):
+        self._s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+        try:
+            for r in records:
+                self._s.sendall(r)
+        finally:
+            self._s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+
     def sendall(self, data):
         if data != b'+ idling\r\n' or self._server.idles != 1:
             return self._s.sendall(data)
-        self._s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
-        try:
-            self._s.sendall(data)
-            self._s.sendall(b'* 2 EXISTS\r\n')
-        finally:
-            self._s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
-        return None
+        if self._server.mode == 'start':
+            return self._together(data, b'* 2 EXISTS\r\n')
+        self._s.sendall(data)
+        ports = (self._s.getpeername()[1], self._s.getsockname()[1])
+        self._server.read_plus = wait_until(
+            lambda: unread(*ports) == 0, timeout=10, step=0.001)
+        return self._together(b'* 1 FETCH (FLAGS (\\Seen))\r\n',
+                              b'* 2 EXISTS\r\n')
 
 
 class CorkedIdle(FakeImap):
+    def __init__(self, mode, *args, **kw):
+        super().__init__(*args, **kw)
+        self.mode = mode
+        self.read_plus = None
+
     def _session(self, s):
         return super()._session(_Corked(self, s))
 
 
-def test_idle_start(t, h):
-    """An EXISTS in the record after the "+" of IDLE, in the same read."""
-    with CorkedIdle(h.cert_file, h.key_file, {1: message('first', 1)},
-                    idle=True) as srv:
+def test_corked(t, h, mode, what):
+    """Two records in one segment at the first IDLE (see _Corked)."""
+    with CorkedIdle(mode, h.cert_file, h.key_file,
+                    {1: message('first', 1)}, idle=True) as srv:
         def on_idle(server):
             if server.idles == 0:
                 server.messages[2] = message('second', 2)
             return b''
         srv.on_idle = on_idle
-        base = os.path.join(h.tmp, 'facteur', 'corked')
+        base = os.path.join(h.tmp, 'facteur', 'corked-' + mode)
         os.makedirs(base)
         rules = os.path.join(base, 'rules.yaml')
         with open(rules, 'w') as f:
             f.write(NO_RULES)
         state = os.path.join(base, 'state.db')
-        cfg = account(h, 'corked', srv.url(), state, rules,
+        cfg = account(h, 'corked-' + mode, srv.url(), state, rules,
                       '    watch: idle\n    poll: 3600s\n')
-        p, log = start_daemon(h, cfg, 'corked.log')
+        p, log = start_daemon(h, cfg, 'corked-%s.log' % mode)
         try:
             got = wait_until(lambda: len(done_keys(state)) == 2,
                              timeout=10)
         finally:
             rc = stop_daemon(p)
-        t.ok(got, 'IDLE start: the EXISTS read with the "+" is acted on '
-             'at once', 'journal: %r' % done_keys(state))
-        t.eq(done_keys(state), ['42/1', '42/2'], 'IDLE start: both '
-             'messages journaled once, in order')
-        t.ok(srv.idles >= 2 and 'DONE' in srv.commands, 'IDLE start: '
-             'DONE, a sync, then IDLE again (%d IDLE commands)' % srv.idles)
-        t.eq(rc, 0, 'IDLE start: SIGTERM ends the daemon with status 0')
+        if mode == 'push':
+            t.ok(srv.read_plus, '%s: the client read "+ idling" before '
+                 'the two records were sent' % what)
+        t.ok(got, '%s: the EXISTS is acted on at once' % what,
+             'journal: %r' % done_keys(state))
+        t.eq(done_keys(state), ['42/1', '42/2'], '%s: both messages '
+             'journaled once, in order' % what)
+        t.ok(srv.idles >= 2 and 'DONE' in srv.commands, '%s: DONE, a '
+             'sync, then IDLE again (%d IDLE commands)' % (what, srv.idles))
+        t.eq(rc, 0, '%s: SIGTERM ends the daemon with status 0' % what)
         if t.failed:
             log.seek(0)
             t.diag(log.read()[-3000:])
@@ -271,7 +308,10 @@ def main():
         t.run('run --once over IMAPS', test_once, t, h, 'imaps')
         t.run('run --once over POP3S', test_once, t, h, 'pop3s')
         t.run('IDLE: a burst of records', test_idle_burst, t, h)
-        t.run('IDLE: records read with the "+"', test_idle_start, t, h)
+        t.run('IDLE: records read with the "+"', test_corked, t, h,
+              'start', 'IDLE start')
+        t.run('IDLE: records pushed together', test_corked, t, h,
+              'push', 'IDLE push')
     t.done()
 
 
