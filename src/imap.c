@@ -217,6 +217,7 @@ imap_connect(struct imap_conn *c, const struct conf_account *a,
 		imap_close(c);
 		return IMAP_TEMP;
 	}
+	net_raw_begin(c->curl);
 	return IMAP_OK;
 
 fail:
@@ -1205,7 +1206,7 @@ imap_idle_start(struct imap_conn *c, char **cause)
 {
 	struct imap_resp	 r;
 	char			*line;
-	int			 rc;
+	int			 rc, n;
 
 	if ((rc = imap_pending_end(c, cause)) != IMAP_OK)
 		return rc;
@@ -1237,6 +1238,15 @@ imap_idle_start(struct imap_conn *c, char **cause)
 			break;
 	}
 	imap_resp_free(&r);
+	/*
+	 * What came after the "+" (an EXISTS of mail that arrived meanwhile)
+	 * may wait in the TLS layer, received with it, where a wait on the
+	 * socket would not see it: into the input, which the caller looks at
+	 * first.
+	 */
+	while (rc == IMAP_OK && (n = imap_recv_some(c, cause)) != 0)
+		if (n < 0)
+			rc = n;
 	return rc;
 }
 

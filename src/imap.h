@@ -152,6 +152,13 @@ char	*imap_resp_take(struct imap_resp *, const struct imap_tok *,
  * IDLE: start it (waits for the continuation), read what the server pushed
  * once the socket is readable (sets exists_changed on new mail; a server
  * that ends IDLE by itself clears idling), and end it with DONE.
+ *
+ * The connection's TLS layer may hold bytes the socket no longer shows
+ * (a read buffer, see net_raw_begin). imap_idle_start and imap_idle_read
+ * leave it empty: everything received is in c->in. So a caller waiting for
+ * the server in IDLE first handles a whole line in c->in, if any, with
+ * imap_idle_read, and waits on c->fd only when there is none. Outside IDLE
+ * only this file waits on the socket.
  */
 int	imap_idle_start(struct imap_conn *, char **cause);
 int	imap_idle_read(struct imap_conn *, char **cause);

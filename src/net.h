@@ -53,6 +53,14 @@ CURLcode net_login(CURL *);
  */
 int	net_raw_recv(CURL *, const char *label, char *p, size_t cap,
 	    size_t *got, char **cause);
+/*
+ * Once the first command is sent on such a connection: TLS reads take
+ * every record the socket holds at once (a read buffer under OpenSSL), so
+ * bytes may wait in the TLS layer that the socket no longer shows. From
+ * then on, receive until net_raw_recv returns 0 before waiting on the
+ * socket.
+ */
+void	net_raw_begin(CURL *);
 int	net_raw_send(CURL *, const char *label, const char *p, size_t len,
 	    size_t *sent, char **cause);
 /*

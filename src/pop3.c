@@ -125,6 +125,7 @@ pop3_connect(struct pop3_conn *c, const struct conf_account *a,
 		pop3_close(c);
 		return POP3_TEMP;
 	}
+	net_raw_begin(c->curl);
 	return POP3_OK;
 
 fail:
