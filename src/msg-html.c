@@ -1,15 +1,32 @@
 /*
- * HTML to text with libxml2's HTML parser (it recovers from anything), then
- * an iterative walk of the tree (no recursion: depth is the attacker's
- * choice). Blanks collapse as a browser would; block elements end lines;
- * <pre> keeps its white space; script, style and the head are not text.
+ * HTML to text with libxml2's HTML parser (it recovers from anything).
+ * Blanks collapse as a browser would; block elements end lines; <pre>
+ * keeps its white space; script, style and the head are not text.
+ *
+ * The parser reports what it reads through SAX callbacks; the text is
+ * written as the events come, with no tree built. The callbacks keep what
+ * libxml2's tree builder (SAX2.c) would have made of the same events, so
+ * that the text is the one a walk of that tree gives (msg_html_to_text_tree(),
+ * kept to prove it): the text of adjacent character events is one node, as
+ * the builder merges it; the builder's node stack (ctxt->nodeTab) holds our
+ * levels, so that its depth limit stops the parser at the same element and
+ * the parser's own nodePop() (a start tag without '>') closes a level; the
+ * parser reads ctxt->node and ctxt->myDoc to decide whether white space is
+ * ignorable (areBlanks()), so each level says what its last child is and a
+ * stand-in document holds the DOCTYPE's public id; an element that starts
+ * once the root is closed goes under the root when the root is the
+ * document's first child (its end is written last), and is lost otherwise.
  */
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <libxml/HTMLparser.h>
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
 #include <libxml/tree.h>
 
 #include "msg-html.h"
@@ -23,6 +40,83 @@ struct html_out {
 	bool		 full;
 };
 
+/* What an element does to the text, by its name. */
+enum html_kind {
+	HTML_INLINE,
+	HTML_SKIPPED,		/* not text, nor anything in it */
+	HTML_BR,
+	HTML_LI,
+	HTML_PARAGRAPH,		/* a blank line before and after */
+	HTML_BLOCK,		/* a line of its own */
+	HTML_CELL		/* a blank before and after */
+};
+
+/*
+ * One open element: the node the parser's node stack points to, and a
+ * stand-in for its last child other than comments (what areBlanks() looks
+ * at: none, text, CDATA, or an element or PI by name).
+ */
+struct html_level {
+	xmlNode		 node;
+	xmlNode		 last;
+	enum html_kind	 kind;
+	bool		 pre;
+	bool		 hidden;	/* it and what it holds give no text */
+	bool		 root;
+};
+
+/* Where the document's first child is: elements after the root go there. */
+enum html_first {
+	HTML_FIRST_NONE,
+	HTML_FIRST_ROOT,
+	HTML_FIRST_OTHER	/* a DOCTYPE, comment or PI */
+};
+
+struct html_sax {
+	struct html_out		 out;
+	xmlParserCtxtPtr	 ctxt;
+	struct html_level	**levels;	/* levels[i] is nodeTab[i] */
+	size_t			 nlevels;	/* allocated */
+	int			 depth;		/* open levels */
+	xmlDoc			 doc;		/* stand-in for ctxt->myDoc */
+	xmlDtd			 dtd;
+	xmlChar			*public_id;	/* the DOCTYPE's */
+	enum html_first		 first;
+	bool			 have_root;
+	bool			 root_hidden;
+	bool			 root_open;	/* its end not yet written */
+	enum html_kind		 root_kind;
+	bool			 root_pre;
+	/* The text node being built: the last child of the top level. */
+	bool			 text_open;
+	xmlElementType		 text_type;
+	bool			 text_hidden;
+	size_t			 text_len;
+	struct buf		 text;
+};
+
+static void	 sax_start_document(void *);
+static void	 sax_end_document(void *);
+static void	 sax_internal_subset(void *, const xmlChar *, const xmlChar *,
+		    const xmlChar *);
+static void	 sax_start_element(void *, const xmlChar *, const xmlChar **);
+static void	 sax_end_element(void *, const xmlChar *);
+static void	 sax_characters(void *, const xmlChar *, int);
+static void	 sax_cdata(void *, const xmlChar *, int);
+static void	 sax_ignorable(void *, const xmlChar *, int);
+static void	 sax_comment(void *, const xmlChar *);
+static void	 sax_pi(void *, const xmlChar *, const xmlChar *);
+static struct html_level *level_at(struct html_sax *, int);
+static void	 level_close(struct html_sax *);
+static void	 sync_levels(struct html_sax *);
+static void	 text_add(struct html_sax *, xmlElementType, const xmlChar *,
+		    int);
+static void	 text_end(struct html_sax *);
+static void	 child_added(struct html_sax *);
+static const xmlChar *local_name(const xmlChar *);
+static enum html_kind kind_of(const xmlChar *);
+static void	 kind_enter(struct html_out *, enum html_kind, bool);
+static void	 kind_leave(struct html_out *, enum html_kind, bool);
 static xmlNodePtr next_node(xmlNodePtr, xmlNodePtr, struct html_out *);
 static bool	 enter(xmlNodePtr, struct html_out *);
 static void	 leave(xmlNodePtr, struct html_out *);
@@ -42,22 +136,463 @@ static const char *const paragraphs[] = { "p", "h1", "h2", "h3", "h4", "h5",
     "h6", "table", "blockquote", "pre", "ul", "ol", NULL };
 static const char *const cells[] = { "td", "th", NULL };
 
+/* The options htmlReadMemory() was called with, and its encoding. */
+#define HTML_OPTIONS	(HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | \
+			    HTML_PARSE_NOWARNING | HTML_PARSE_NONET | \
+			    HTML_PARSE_IGNORE_ENC)
+#define HTML_ENCODING	"UTF-8"
+
 char *
 msg_html_to_text(const char *html, size_t len, size_t cap, int *truncated)
+{
+	struct html_sax		 h;
+	xmlParserCtxtPtr	 ctxt;
+	xmlCharEncodingHandlerPtr enc;
+	xmlSAXHandlerPtr	 sax;
+	int			 i;
+
+	memset(&h, 0, sizeof h);
+	buf_init(&h.out.buf, cap);
+	buf_init(&h.text, SIZE_MAX / 2);
+	h.out.newlines = 2;
+	if (len > INT_MAX)
+		len = INT_MAX;
+	/* What htmlReadMemory() and htmlDoRead() do, with our callbacks. */
+	xmlInitParser();
+	if ((ctxt = xmlCreateMemoryParserCtxt(html, (int)len)) == NULL)
+		goto done;
+	htmlDefaultSAXHandlerInit();
+	sax = ctxt->sax;
+	if (sax != NULL) {
+		memcpy(sax, &htmlDefaultSAXHandler, sizeof(xmlSAXHandlerV1));
+		sax->internalSubset = sax_internal_subset;
+		sax->setDocumentLocator = NULL;
+		sax->startDocument = sax_start_document;
+		sax->endDocument = sax_end_document;
+		sax->startElement = sax_start_element;
+		sax->endElement = sax_end_element;
+		sax->characters = sax_characters;
+		sax->cdataBlock = sax_cdata;
+		sax->ignorableWhitespace = sax_ignorable;
+		sax->processingInstruction = sax_pi;
+		sax->comment = sax_comment;
+	}
+	ctxt->_private = &h;
+	h.ctxt = ctxt;
+	htmlCtxtUseOptions(ctxt, HTML_OPTIONS);
+	ctxt->html = 1;
+	if ((enc = xmlFindCharEncodingHandler(HTML_ENCODING)) != NULL) {
+		xmlSwitchToEncoding(ctxt, enc);
+		if (ctxt->input->encoding != NULL)
+			xmlFree((void *)(uintptr_t)ctxt->input->encoding);
+		ctxt->input->encoding = xmlStrdup((const xmlChar *)
+		    HTML_ENCODING);
+	}
+	htmlParseDocument(ctxt);
+	sync_levels(&h);
+	text_end(&h);
+	while (h.depth > 0) {
+		level_close(&h);
+		h.depth--;
+	}
+	if (h.root_open && !h.root_hidden)
+		kind_leave(&h.out, h.root_kind, h.root_pre);
+	ctxt->node = NULL;
+	ctxt->nodeNr = 0;
+	xmlFreeParserCtxt(ctxt);
+done:
+	for (i = 0; i < (int)h.nlevels; i++)
+		free(h.levels[i]);
+	free(h.levels);
+	xmlFree(h.public_id);
+	buf_free(&h.text);
+	if (truncated != NULL)
+		*truncated = h.out.full;
+	return buf_steal(&h.out.buf, NULL);
+}
+
+/* xmlSAX2StartDocument() makes the document the HTML parser asks for. */
+static void
+sax_start_document(void *ctx)
+{
+	xmlParserCtxtPtr	 ctxt = ctx;
+	struct html_sax		*h = ctxt->_private;
+
+	h->doc.type = XML_HTML_DOCUMENT_NODE;
+	ctxt->myDoc = &h->doc;
+}
+
+/*
+ * The stand-in document is not for htmlParseDocument() to add a DOCTYPE to
+ * after this.
+ */
+static void
+sax_end_document(void *ctx)
+{
+	xmlParserCtxtPtr	 ctxt = ctx;
+
+	ctxt->myDoc = NULL;
+}
+
+/* The first DOCTYPE is kept (xmlSAX2InternalSubset()), before anything. */
+static void
+sax_internal_subset(void *ctx, const xmlChar *name, const xmlChar *public_id,
+    const xmlChar *system_id)
+{
+	xmlParserCtxtPtr	 ctxt = ctx;
+	struct html_sax		*h = ctxt->_private;
+
+	(void)name;
+	(void)system_id;
+	if (ctxt->myDoc == NULL || h->doc.intSubset != NULL)
+		return;
+	h->dtd.type = XML_DTD_NODE;
+	if (public_id != NULL)
+		h->dtd.ExternalID = h->public_id = xmlStrdup(public_id);
+	h->doc.intSubset = &h->dtd;
+	h->first = HTML_FIRST_OTHER;
+}
+
+/* As xmlSAX2StartElement() places the element, and its text. */
+static void
+sax_start_element(void *ctx, const xmlChar *name, const xmlChar **atts)
+{
+	xmlParserCtxtPtr	 ctxt = ctx;
+	struct html_sax		*h = ctxt->_private;
+	struct html_level	*lv, *parent;
+	const xmlChar		*local;
+	int			 at;
+
+	(void)atts;
+	sync_levels(h);
+	if (name == NULL || ctxt->myDoc == NULL)
+		return;
+	at = ctxt->nodeNr;
+	lv = level_at(h, at);
+	if (nodePush(ctxt, &lv->node) < 0)
+		return;
+	text_end(h);
+	local = local_name(name);
+	lv->node.type = XML_ELEMENT_NODE;
+	lv->node.name = local;
+	lv->node.last = NULL;
+	lv->kind = kind_of(local);
+	lv->pre = xmlStrcasecmp(local, (const xmlChar *)"pre") == 0;
+	lv->root = false;
+	if (at > 0) {
+		parent = h->levels[at - 1];
+		parent->last.type = XML_ELEMENT_NODE;
+		parent->last.name = local;
+		parent->node.last = &parent->last;
+		lv->hidden = parent->hidden;
+	} else if (!h->have_root) {
+		/* The document's root element, where the text walk starts. */
+		h->have_root = true;
+		if (h->first == HTML_FIRST_NONE)
+			h->first = HTML_FIRST_ROOT;
+		lv->root = true;
+		lv->hidden = false;
+	} else if (h->first == HTML_FIRST_ROOT)
+		lv->hidden = h->root_hidden;	/* a child of the root */
+	else
+		lv->hidden = true;		/* beside the root */
+	if (lv->kind == HTML_SKIPPED)
+		lv->hidden = true;
+	h->depth++;
+	if (lv->root) {
+		h->root_hidden = lv->hidden;
+		h->root_kind = lv->kind;
+		h->root_pre = lv->pre;
+		h->root_open = true;
+	}
+	if (!lv->hidden)
+		kind_enter(&h->out, lv->kind, lv->pre);
+	if (h->out.full)
+		xmlStopParser(ctxt);
+}
+
+/* xmlSAX2EndElement() pops whatever level is on top. */
+static void
+sax_end_element(void *ctx, const xmlChar *name)
+{
+	xmlParserCtxtPtr	 ctxt = ctx;
+	struct html_sax		*h = ctxt->_private;
+
+	(void)name;
+	sync_levels(h);
+	if (h->depth == 0)
+		return;
+	text_end(h);
+	level_close(h);
+	nodePop(ctxt);
+	h->depth--;
+	if (h->out.full)
+		xmlStopParser(ctxt);
+}
+
+static void
+sax_characters(void *ctx, const xmlChar *s, int len)
+{
+	xmlParserCtxtPtr	 ctxt = ctx;
+
+	text_add(ctxt->_private, XML_TEXT_NODE, s, len);
+}
+
+/* The content of script and style. */
+static void
+sax_cdata(void *ctx, const xmlChar *s, int len)
+{
+	xmlParserCtxtPtr	 ctxt = ctx;
+
+	text_add(ctxt->_private, XML_CDATA_SECTION_NODE, s, len);
+}
+
+/* Dropped, as xmlSAX2IgnorableWhitespace() does. */
+static void
+sax_ignorable(void *ctx, const xmlChar *s, int len)
+{
+	(void)ctx;
+	(void)s;
+	(void)len;
+}
+
+/* A comment ends a text node; areBlanks() looks past it. */
+static void
+sax_comment(void *ctx, const xmlChar *value)
+{
+	xmlParserCtxtPtr	 ctxt = ctx;
+	struct html_sax		*h = ctxt->_private;
+
+	(void)value;
+	sync_levels(h);
+	child_added(h);
+}
+
+static void
+sax_pi(void *ctx, const xmlChar *target, const xmlChar *data)
+{
+	xmlParserCtxtPtr	 ctxt = ctx;
+	struct html_sax		*h = ctxt->_private;
+	struct html_level	*top;
+
+	(void)data;
+	sync_levels(h);
+	if (target == NULL)
+		return;
+	child_added(h);
+	if (h->depth > 0) {
+		top = h->levels[h->depth - 1];
+		top->last.type = XML_PI_NODE;
+		top->last.name = target;
+		top->node.last = &top->last;
+	}
+}
+
+/* A comment or PI: in the top level, or in the document. */
+static void
+child_added(struct html_sax *h)
+{
+	if (h->depth > 0)
+		text_end(h);
+	else if (h->first == HTML_FIRST_NONE)
+		h->first = HTML_FIRST_OTHER;
+}
+
+/* The level for nodeTab[at], allocated once per depth. */
+static struct html_level *
+level_at(struct html_sax *h, int at)
+{
+	size_t	 n;
+
+	if ((size_t)at >= h->nlevels) {
+		n = h->nlevels == 0 ? 32 : h->nlevels * 2;
+		while (n <= (size_t)at)
+			n *= 2;
+		h->levels = xreallocarray(h->levels, n, sizeof *h->levels);
+		memset(h->levels + h->nlevels, 0,
+		    (n - h->nlevels) * sizeof *h->levels);
+		h->nlevels = n;
+	}
+	if (h->levels[at] == NULL)
+		h->levels[at] = xcalloc(1, sizeof *h->levels[at]);
+	return h->levels[at];
+}
+
+/* Write the end of the top level (the root's waits for the end). */
+static void
+level_close(struct html_sax *h)
+{
+	struct html_level	*lv = h->levels[h->depth - 1];
+
+	if (!lv->hidden && !lv->root)
+		kind_leave(&h->out, lv->kind, lv->pre);
+}
+
+/* Levels the parser popped itself (a start tag without its '>'). */
+static void
+sync_levels(struct html_sax *h)
+{
+	while (h->depth > h->ctxt->nodeNr) {
+		text_end(h);
+		level_close(h);
+		h->depth--;
+	}
+}
+
+/*
+ * Text or CDATA for the top level: added to its text node, as
+ * xmlSAX2Text() does, up to the same limit on a node's length.
+ */
+static void
+text_add(struct html_sax *h, xmlElementType type, const xmlChar *s, int len)
+{
+	xmlParserCtxtPtr	 ctxt = h->ctxt;
+	struct html_level	*top;
+
+	sync_levels(h);
+	if (h->depth == 0)
+		return;
+	if (h->text_open && h->text_type == type) {
+		if (h->text_len + (size_t)len > XML_MAX_TEXT_LENGTH &&
+		    (ctxt->options & XML_PARSE_HUGE) == 0) {
+			/* xmlSAX2Text()'s "huge text node". */
+			ctxt->errNo = XML_ERR_NO_MEMORY;
+			ctxt->instate = XML_PARSER_EOF;
+			ctxt->disableSAX = 1;
+			return;
+		}
+	} else {
+		text_end(h);
+		top = h->levels[h->depth - 1];
+		top->last.type = type;
+		top->last.name = NULL;
+		top->node.last = &top->last;
+		h->text_open = true;
+		h->text_type = type;
+		h->text_hidden = top->hidden;
+		h->text_len = 0;
+	}
+	h->text_len += (size_t)len;
+	if (!h->text_hidden && len > 0)
+		buf_add(&h->text, s, (size_t)len);
+}
+
+/* The text node is complete: its text up to a NUL, as the walk has it. */
+static void
+text_end(struct html_sax *h)
+{
+	if (!h->text_open)
+		return;
+	h->text_open = false;
+	if (h->text_hidden || h->text.len == 0)
+		return;
+	put_text(&h->out, h->text.data);
+	buf_reset(&h->text);
+	if (h->out.full)
+		xmlStopParser(h->ctxt);
+}
+
+/* The name xmlSplitQName() gives the element: what follows a prefix. */
+static const xmlChar *
+local_name(const xmlChar *name)
+{
+	const xmlChar	*colon;
+
+	if (name[0] == ':' || (colon = xmlStrchr(name, ':')) == NULL ||
+	    colon[1] == '\0')
+		return name;
+	return colon + 1;
+}
+
+static enum html_kind
+kind_of(const xmlChar *name)
+{
+	xmlNode	 n;
+
+	n.name = name;
+	if (is_name(&n, skipped))
+		return HTML_SKIPPED;
+	if (xmlStrcasecmp(name, (const xmlChar *)"br") == 0)
+		return HTML_BR;
+	if (xmlStrcasecmp(name, (const xmlChar *)"li") == 0)
+		return HTML_LI;
+	if (is_name(&n, paragraphs))
+		return HTML_PARAGRAPH;
+	if (is_name(&n, blocks))
+		return HTML_BLOCK;
+	if (is_name(&n, cells))
+		return HTML_CELL;
+	return HTML_INLINE;
+}
+
+/* enter() and leave() below, by kind. */
+static void
+kind_enter(struct html_out *o, enum html_kind kind, bool pre)
+{
+	switch (kind) {
+	case HTML_BR:
+		put_newlines(o, o->newlines + 1);
+		break;
+	case HTML_LI:
+		put_newlines(o, 1);
+		put(o, "- ", 2);
+		break;
+	case HTML_PARAGRAPH:
+		put_newlines(o, 2);
+		break;
+	case HTML_BLOCK:
+		put_newlines(o, 1);
+		break;
+	case HTML_CELL:
+		o->space = true;
+		break;
+	default:
+		break;
+	}
+	if (pre)
+		o->pre++;
+}
+
+static void
+kind_leave(struct html_out *o, enum html_kind kind, bool pre)
+{
+	if (pre && o->pre > 0)
+		o->pre--;
+	switch (kind) {
+	case HTML_PARAGRAPH:
+		put_newlines(o, 2);
+		break;
+	case HTML_BLOCK:
+	case HTML_LI:
+		put_newlines(o, 1);
+		break;
+	case HTML_CELL:
+		o->space = true;
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * The same text by building libxml2's tree and walking it (iteratively:
+ * depth is the sender's choice). The tests hold the SAX version to it.
+ */
+char *
+msg_html_to_text_tree(const char *html, size_t len, size_t cap,
+    int *truncated)
 {
 	htmlDocPtr	 doc;
 	xmlNodePtr	 root, n;
 	struct html_out	 o;
-	int		 opts;
 
 	memset(&o, 0, sizeof o);
 	buf_init(&o.buf, cap);
 	o.newlines = 2;
-	opts = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-	    HTML_PARSE_NONET | HTML_PARSE_IGNORE_ENC;
 	if (len > INT_MAX)
 		len = INT_MAX;
-	doc = htmlReadMemory(html, (int)len, NULL, "UTF-8", opts);
+	doc = htmlReadMemory(html, (int)len, NULL, HTML_ENCODING,
+	    HTML_OPTIONS);
 	if (doc != NULL && (root = xmlDocGetRootElement(doc)) != NULL) {
 		n = root;
 		while (n != NULL && !o.full)
