@@ -7,15 +7,17 @@
  * written as the events come, with no tree built. The callbacks keep what
  * libxml2's tree builder (SAX2.c) would have made of the same events, so
  * that the text is the one a walk of that tree gives (msg_html_to_text_tree(),
- * kept to prove it): the text of adjacent character events is one node, as
- * the builder merges it; the builder's node stack (ctxt->nodeTab) holds our
- * levels, so that its depth limit stops the parser at the same element and
- * the parser's own nodePop() (a start tag without '>') closes a level; the
- * parser reads ctxt->node and ctxt->myDoc to decide whether white space is
- * ignorable (areBlanks()), so each level says what its last child is and a
- * stand-in document holds the DOCTYPE's public id; an element that starts
- * once the root is closed goes under the root when the root is the
- * document's first child (its end is written last), and is lost otherwise.
+ * kept to prove it): the text of adjacent character events is one node, up
+ * to the builder's limit on a node's length; the builder's node stack
+ * (ctxt->nodeTab) holds our levels, so that its depth limit stops the parser
+ * at the same element, and the parser's own nodePop() (a start tag cut by
+ * the end of the input) closes a level; an element that starts once the
+ * root is closed goes under the root when the root is the document's first
+ * child (the root's end is then written last), and is lost otherwise. What
+ * the builder's tree is otherwise for, areBlanks() deciding whether blanks
+ * are ignorable, changes nothing here: blanks are kept (no
+ * HTML_PARSE_NOBLANKS), and the answer only decides whether a <p> is
+ * implied, which it never is where the answer depends on the tree.
  */
 #include <limits.h>
 #include <stdbool.h>
@@ -51,14 +53,8 @@ enum html_kind {
 	HTML_CELL		/* a blank before and after */
 };
 
-/*
- * One open element: the node the parser's node stack points to, and a
- * stand-in for its last child other than comments (what areBlanks() looks
- * at: none, text, CDATA, or an element or PI by name).
- */
+/* One open element, as the tree builder's node stack has it. */
 struct html_level {
-	xmlNode		 node;
-	xmlNode		 last;
 	enum html_kind	 kind;
 	bool		 pre;
 	bool		 hidden;	/* it and what it holds give no text */
@@ -75,12 +71,12 @@ enum html_first {
 struct html_sax {
 	struct html_out		 out;
 	xmlParserCtxtPtr	 ctxt;
-	struct html_level	**levels;	/* levels[i] is nodeTab[i] */
+	struct html_level	*levels;	/* levels[i] is nodeTab[i] */
 	size_t			 nlevels;	/* allocated */
 	int			 depth;		/* open levels */
-	xmlDoc			 doc;		/* stand-in for ctxt->myDoc */
-	xmlDtd			 dtd;
-	xmlChar			*public_id;	/* the DOCTYPE's */
+	xmlNode			 node;		/* what nodeTab points to */
+	bool			 started;	/* the document is made */
+	bool			 have_dtd;
 	enum html_first		 first;
 	bool			 have_root;
 	bool			 root_hidden;
@@ -96,7 +92,6 @@ struct html_sax {
 };
 
 static void	 sax_start_document(void *);
-static void	 sax_end_document(void *);
 static void	 sax_internal_subset(void *, const xmlChar *, const xmlChar *,
 		    const xmlChar *);
 static void	 sax_start_element(void *, const xmlChar *, const xmlChar **);
@@ -149,12 +144,12 @@ msg_html_to_text(const char *html, size_t len, size_t cap, int *truncated)
 	xmlParserCtxtPtr	 ctxt;
 	xmlCharEncodingHandlerPtr enc;
 	xmlSAXHandlerPtr	 sax;
-	int			 i;
 
 	memset(&h, 0, sizeof h);
 	buf_init(&h.out.buf, cap);
 	buf_init(&h.text, SIZE_MAX / 2);
 	h.out.newlines = 2;
+	h.node.type = XML_ELEMENT_NODE;
 	if (len > INT_MAX)
 		len = INT_MAX;
 	/* What htmlReadMemory() and htmlDoRead() do, with our callbacks. */
@@ -168,7 +163,7 @@ msg_html_to_text(const char *html, size_t len, size_t cap, int *truncated)
 		sax->internalSubset = sax_internal_subset;
 		sax->setDocumentLocator = NULL;
 		sax->startDocument = sax_start_document;
-		sax->endDocument = sax_end_document;
+		sax->endDocument = NULL;
 		sax->startElement = sax_start_element;
 		sax->endElement = sax_end_element;
 		sax->characters = sax_characters;
@@ -201,40 +196,27 @@ msg_html_to_text(const char *html, size_t len, size_t cap, int *truncated)
 	ctxt->nodeNr = 0;
 	xmlFreeParserCtxt(ctxt);
 done:
-	for (i = 0; i < (int)h.nlevels; i++)
-		free(h.levels[i]);
 	free(h.levels);
-	xmlFree(h.public_id);
 	buf_free(&h.text);
 	if (truncated != NULL)
 		*truncated = h.out.full;
 	return buf_steal(&h.out.buf, NULL);
 }
 
-/* xmlSAX2StartDocument() makes the document the HTML parser asks for. */
+/* xmlSAX2StartDocument() makes the document elements go in. */
 static void
 sax_start_document(void *ctx)
 {
 	xmlParserCtxtPtr	 ctxt = ctx;
 	struct html_sax		*h = ctxt->_private;
 
-	h->doc.type = XML_HTML_DOCUMENT_NODE;
-	ctxt->myDoc = &h->doc;
+	h->started = true;
 }
 
 /*
- * The stand-in document is not for htmlParseDocument() to add a DOCTYPE to
- * after this.
+ * The first DOCTYPE (xmlSAX2InternalSubset()) becomes the document's first
+ * child.
  */
-static void
-sax_end_document(void *ctx)
-{
-	xmlParserCtxtPtr	 ctxt = ctx;
-
-	ctxt->myDoc = NULL;
-}
-
-/* The first DOCTYPE is kept (xmlSAX2InternalSubset()), before anything. */
 static void
 sax_internal_subset(void *ctx, const xmlChar *name, const xmlChar *public_id,
     const xmlChar *system_id)
@@ -243,13 +225,11 @@ sax_internal_subset(void *ctx, const xmlChar *name, const xmlChar *public_id,
 	struct html_sax		*h = ctxt->_private;
 
 	(void)name;
+	(void)public_id;
 	(void)system_id;
-	if (ctxt->myDoc == NULL || h->doc.intSubset != NULL)
+	if (!h->started || h->have_dtd)
 		return;
-	h->dtd.type = XML_DTD_NODE;
-	if (public_id != NULL)
-		h->dtd.ExternalID = h->public_id = xmlStrdup(public_id);
-	h->doc.intSubset = &h->dtd;
+	h->have_dtd = true;
 	h->first = HTML_FIRST_OTHER;
 }
 
@@ -259,33 +239,26 @@ sax_start_element(void *ctx, const xmlChar *name, const xmlChar **atts)
 {
 	xmlParserCtxtPtr	 ctxt = ctx;
 	struct html_sax		*h = ctxt->_private;
-	struct html_level	*lv, *parent;
+	struct html_level	*lv;
 	const xmlChar		*local;
 	int			 at;
 
 	(void)atts;
 	sync_levels(h);
-	if (name == NULL || ctxt->myDoc == NULL)
+	if (name == NULL || !h->started)
 		return;
 	at = ctxt->nodeNr;
-	lv = level_at(h, at);
-	if (nodePush(ctxt, &lv->node) < 0)
+	if (nodePush(ctxt, &h->node) < 0)
 		return;
+	lv = level_at(h, at);
 	text_end(h);
 	local = local_name(name);
-	lv->node.type = XML_ELEMENT_NODE;
-	lv->node.name = local;
-	lv->node.last = NULL;
 	lv->kind = kind_of(local);
 	lv->pre = xmlStrcasecmp(local, (const xmlChar *)"pre") == 0;
 	lv->root = false;
-	if (at > 0) {
-		parent = h->levels[at - 1];
-		parent->last.type = XML_ELEMENT_NODE;
-		parent->last.name = local;
-		parent->node.last = &parent->last;
-		lv->hidden = parent->hidden;
-	} else if (!h->have_root) {
+	if (at > 0)
+		lv->hidden = h->levels[at - 1].hidden;
+	else if (!h->have_root) {
 		/* The document's root element, where the text walk starts. */
 		h->have_root = true;
 		if (h->first == HTML_FIRST_NONE)
@@ -373,19 +346,11 @@ sax_pi(void *ctx, const xmlChar *target, const xmlChar *data)
 {
 	xmlParserCtxtPtr	 ctxt = ctx;
 	struct html_sax		*h = ctxt->_private;
-	struct html_level	*top;
 
 	(void)data;
 	sync_levels(h);
-	if (target == NULL)
-		return;
-	child_added(h);
-	if (h->depth > 0) {
-		top = h->levels[h->depth - 1];
-		top->last.type = XML_PI_NODE;
-		top->last.name = target;
-		top->node.last = &top->last;
-	}
+	if (target != NULL)
+		child_added(h);
 }
 
 /* A comment or PI: in the top level, or in the document. */
@@ -398,7 +363,7 @@ child_added(struct html_sax *h)
 		h->first = HTML_FIRST_OTHER;
 }
 
-/* The level for nodeTab[at], allocated once per depth. */
+/* The level for nodeTab[at]. */
 static struct html_level *
 level_at(struct html_sax *h, int at)
 {
@@ -409,20 +374,16 @@ level_at(struct html_sax *h, int at)
 		while (n <= (size_t)at)
 			n *= 2;
 		h->levels = xreallocarray(h->levels, n, sizeof *h->levels);
-		memset(h->levels + h->nlevels, 0,
-		    (n - h->nlevels) * sizeof *h->levels);
 		h->nlevels = n;
 	}
-	if (h->levels[at] == NULL)
-		h->levels[at] = xcalloc(1, sizeof *h->levels[at]);
-	return h->levels[at];
+	return &h->levels[at];
 }
 
 /* Write the end of the top level (the root's waits for the end). */
 static void
 level_close(struct html_sax *h)
 {
-	struct html_level	*lv = h->levels[h->depth - 1];
+	struct html_level	*lv = &h->levels[h->depth - 1];
 
 	if (!lv->hidden && !lv->root)
 		kind_leave(&h->out, lv->kind, lv->pre);
@@ -447,7 +408,6 @@ static void
 text_add(struct html_sax *h, xmlElementType type, const xmlChar *s, int len)
 {
 	xmlParserCtxtPtr	 ctxt = h->ctxt;
-	struct html_level	*top;
 
 	sync_levels(h);
 	if (h->depth == 0)
@@ -463,13 +423,9 @@ text_add(struct html_sax *h, xmlElementType type, const xmlChar *s, int len)
 		}
 	} else {
 		text_end(h);
-		top = h->levels[h->depth - 1];
-		top->last.type = type;
-		top->last.name = NULL;
-		top->node.last = &top->last;
 		h->text_open = true;
 		h->text_type = type;
-		h->text_hidden = top->hidden;
+		h->text_hidden = h->levels[h->depth - 1].hidden;
 		h->text_len = 0;
 	}
 	h->text_len += (size_t)len;

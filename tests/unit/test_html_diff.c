@@ -387,6 +387,19 @@ test_long_same(void **state)
 		t.different++;
 	free(doc);
 	free(a);
+	/* Two nodes of 6 MB, a comment between: under the limit each. */
+	a = repeat("      ", 1000 * 1000);
+	doc = xasprintf("<p>x%s<!-- c -->%sy</p><p>after</p>", a, a);
+	t.runs++;
+	if (!same(doc, strlen(doc), DEFAULT_CAP, "two large nodes"))
+		t.different++;
+	free(doc);
+	doc = xasprintf("<p>x%s<?pi x>%sy</p><p>after</p>", a, a);
+	t.runs++;
+	if (!same(doc, strlen(doc), DEFAULT_CAP, "two large nodes, PI"))
+		t.different++;
+	free(doc);
+	free(a);
 	printf("# long: %zu comparisons, %zu different\n", t.runs,
 	    t.different);
 	assert_int_equal(t.different, 0);
