@@ -109,6 +109,7 @@ static void	 text_add(struct html_sax *, xmlElementType, const xmlChar *,
 static void	 text_end(struct html_sax *);
 static void	 child_added(struct html_sax *);
 static const xmlChar *local_name(const xmlChar *);
+static int	 kind_cmp(const void *, const void *);
 static enum html_kind kind_of(const xmlChar *);
 static void	 kind_enter(struct html_out *, enum html_kind, bool);
 static void	 kind_leave(struct html_out *, enum html_kind, bool);
@@ -254,7 +255,8 @@ sax_start_element(void *ctx, const xmlChar *name, const xmlChar **atts)
 	text_end(h);
 	local = local_name(name);
 	lv->kind = kind_of(local);
-	lv->pre = xmlStrcasecmp(local, (const xmlChar *)"pre") == 0;
+	lv->pre = lv->kind == HTML_PARAGRAPH &&
+	    xmlStrcasecmp(local, (const xmlChar *)"pre") == 0;
 	lv->root = false;
 	if (at > 0)
 		lv->hidden = h->levels[at - 1].hidden;
@@ -460,25 +462,62 @@ local_name(const xmlChar *name)
 	return colon + 1;
 }
 
+/* The lists above by name, sorted, for kind_of(). */
+static const struct html_name {
+	const char	*name;
+	enum html_kind	 kind;
+} kinds[] = {
+	{ "address", HTML_BLOCK }, { "article", HTML_BLOCK },
+	{ "aside", HTML_BLOCK }, { "blockquote", HTML_PARAGRAPH },
+	{ "body", HTML_BLOCK }, { "br", HTML_BR },
+	{ "caption", HTML_BLOCK }, { "center", HTML_BLOCK },
+	{ "dd", HTML_BLOCK }, { "details", HTML_BLOCK },
+	{ "div", HTML_BLOCK }, { "dl", HTML_BLOCK }, { "dt", HTML_BLOCK },
+	{ "fieldset", HTML_BLOCK }, { "figcaption", HTML_BLOCK },
+	{ "figure", HTML_BLOCK }, { "footer", HTML_BLOCK },
+	{ "form", HTML_BLOCK }, { "h1", HTML_PARAGRAPH },
+	{ "h2", HTML_PARAGRAPH }, { "h3", HTML_PARAGRAPH },
+	{ "h4", HTML_PARAGRAPH }, { "h5", HTML_PARAGRAPH },
+	{ "h6", HTML_PARAGRAPH }, { "head", HTML_SKIPPED },
+	{ "header", HTML_BLOCK }, { "hr", HTML_BLOCK },
+	{ "html", HTML_BLOCK }, { "li", HTML_LI }, { "main", HTML_BLOCK },
+	{ "nav", HTML_BLOCK }, { "ol", HTML_PARAGRAPH },
+	{ "p", HTML_PARAGRAPH }, { "pre", HTML_PARAGRAPH },
+	{ "script", HTML_SKIPPED }, { "section", HTML_BLOCK },
+	{ "style", HTML_SKIPPED }, { "summary", HTML_BLOCK },
+	{ "table", HTML_PARAGRAPH }, { "td", HTML_CELL },
+	{ "template", HTML_SKIPPED }, { "th", HTML_CELL },
+	{ "title", HTML_SKIPPED }, { "tr", HTML_BLOCK },
+	{ "ul", HTML_PARAGRAPH },
+};
+
+static int
+kind_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct html_name *)elem)->name);
+}
+
+/*
+ * What enter() and leave() do with an element of that name, compared
+ * without case for ASCII letters (as xmlStrcasecmp() does).
+ */
 static enum html_kind
 kind_of(const xmlChar *name)
 {
-	xmlNode	 n;
+	const struct html_name	*found;
+	char			 lower[16];
+	size_t			 i;
 
-	n.name = name;
-	if (is_name(&n, skipped))
-		return HTML_SKIPPED;
-	if (xmlStrcasecmp(name, (const xmlChar *)"br") == 0)
-		return HTML_BR;
-	if (xmlStrcasecmp(name, (const xmlChar *)"li") == 0)
-		return HTML_LI;
-	if (is_name(&n, paragraphs))
-		return HTML_PARAGRAPH;
-	if (is_name(&n, blocks))
-		return HTML_BLOCK;
-	if (is_name(&n, cells))
-		return HTML_CELL;
-	return HTML_INLINE;
+	for (i = 0; name[i] != '\0'; i++) {
+		if (i == sizeof lower - 1)
+			return HTML_INLINE;
+		lower[i] = name[i] >= 'A' && name[i] <= 'Z' ?
+		    (char)(name[i] - 'A' + 'a') : (char)name[i];
+	}
+	lower[i] = '\0';
+	found = bsearch(lower, kinds, sizeof kinds / sizeof kinds[0],
+	    sizeof kinds[0], kind_cmp);
+	return found != NULL ? found->kind : HTML_INLINE;
 }
 
 /* enter() and leave() below, by kind. */

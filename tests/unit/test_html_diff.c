@@ -291,6 +291,12 @@ static const char *const nasty[] = {
 	    "</html>\n\n",
 	"<body>x</body>\n<p>after body</p>",
 	"<head></head>text <script>s</script> after",
+	"<DIV>A<BR>B</DIV><PRE>x\ny</PRE><TABLE><TR><TD>c<TH>d</TABLE>"
+	    "<Li>e<sCrIpT>f</ScRiPt>",
+	"<figcaption>f</figcaption><figcaptionx>g</figcaptionx>"
+	    "<averyveryverylongname>h</averyveryverylongname>i",
+	"<x:pre>a\n b</x:pre><y:td>c</y:td><z:br>d<svg:title>t</svg:title>"
+	    "<m:li>e",
 };
 
 static void
