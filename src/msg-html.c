@@ -331,7 +331,7 @@ sax_ignorable(void *ctx, const xmlChar *s, int len)
 	(void)len;
 }
 
-/* A comment ends a text node; areBlanks() looks past it. */
+/* A comment is a node (xmlSAX2Comment()): the text node before it ends. */
 static void
 sax_comment(void *ctx, const xmlChar *value)
 {
@@ -343,6 +343,7 @@ sax_comment(void *ctx, const xmlChar *value)
 	child_added(h);
 }
 
+/* So is a PI (xmlSAX2ProcessingInstruction()), when it has a target. */
 static void
 sax_pi(void *ctx, const xmlChar *target, const xmlChar *data)
 {
