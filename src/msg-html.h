@@ -17,4 +17,11 @@
 char	*msg_html_to_text(const char *html, size_t len, size_t cap,
 	    int *truncated);
 
+/*
+ * The same by building libxml2's tree and walking it: what
+ * msg_html_to_text() is tested against, for every input.
+ */
+char	*msg_html_to_text_tree(const char *html, size_t len, size_t cap,
+	    int *truncated);
+
 #endif

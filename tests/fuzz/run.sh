@@ -5,12 +5,15 @@
 #   fuzz_rules  the rule loader (and evaluation of what loads), seeded with
 #               tests/fuzz/seeds-rules and the shipped rules/*.yaml
 #   fuzz_tmpl   the template renderer in every mode, tests/fuzz/seeds-tmpl
+#   fuzz_html   HTML to text from the parser's events against the walk of
+#               libxml2's tree: any difference is a crash; seeded with
+#               tests/fixtures/*.eml
 # FUZZ_TARGETS picks some ("fuzz_rules fuzz_tmpl"). Prints one TAP line per
 # target. Needs the Debian package clang (plus the -dev packages the build
 # already needs). Crashes are written to build/fuzz/<target>-crash-*.
 cd "$(dirname "$0")/../.." || exit 2
 time=${FUZZ_TIME:-60}
-targets=${FUZZ_TARGETS:-"fuzz_msg fuzz_rules fuzz_tmpl"}
+targets=${FUZZ_TARGETS:-"fuzz_msg fuzz_rules fuzz_tmpl fuzz_html"}
 out=build/fuzz
 if ! command -v clang >/dev/null 2>&1; then
 	echo "not ok - fuzz: clang not installed (apt-get install clang)"
@@ -73,6 +76,9 @@ for t in $targets; do
 	fuzz_tmpl)
 		build fuzz_tmpl src/tmpl.c src/xmalloc.c src/log.c &&
 		    run fuzz_tmpl tests/fuzz/seeds-tmpl/* || status=1 ;;
+	fuzz_html)
+		build fuzz_html src/msg-html.c src/xmalloc.c src/log.c &&
+		    run fuzz_html tests/fixtures/*.eml || status=1 ;;
 	*)
 		echo "not ok - fuzz: no target $t"
 		status=1 ;;
