@@ -33,6 +33,12 @@ log_get_level(void)
 	return log_level;
 }
 
+int
+log_wants_fields(void)
+{
+	return log_format == LOG_FORMAT_JSON;
+}
+
 static void
 log_vwrite(enum log_level level, json_t *fields, const char *fmt, va_list ap)
 {

@@ -32,5 +32,8 @@ void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
  * fields is a JSON object, borrowed. */
 void	log_fields(enum log_level, json_t *fields, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
+/* Whether log_fields() shows its fields (--log json): else a caller need
+ * not build them. */
+int	log_wants_fields(void);
 
 #endif

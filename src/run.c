@@ -280,9 +280,10 @@ runner_log_line(struct buf *b, json_t *rec, json_t *rules, json_t *acts)
 	buf_addstr(b, "matched ");
 	json_array_foreach(json_object_get(rec, "matched"), i, v) {
 		buf_printf(b, "%s%s", i > 0 ? ", " : "", json_string_value(v));
-		json_array_append(rules, v);
+		if (rules != NULL)
+			json_array_append(rules, v);
 	}
-	if (json_array_size(rules) == 0)
+	if (json_array_size(json_object_get(rec, "matched")) == 0)
 		buf_addstr(b, "nothing");
 	buf_addstr(b, ";");
 	json_array_foreach(json_object_get(rec, "actions"), i, act) {
@@ -295,11 +296,12 @@ runner_log_line(struct buf *b, json_t *rec, json_t *rules, json_t *acts)
 			    attempts);
 		else
 			buf_addstr(b, status);
-		json_array_append_new(acts, json_pack("{s:O?,s:s,s:I}",
-		    "type", json_object_get(act, "type"), "status", status,
-		    "attempts", attempts));
+		if (acts != NULL)
+			json_array_append_new(acts, json_pack("{s:O?,s:s,s:I}",
+			    "type", json_object_get(act, "type"), "status",
+			    status, "attempts", attempts));
 	}
-	if (json_array_size(acts) == 0)
+	if (json_array_size(json_object_get(rec, "actions")) == 0)
 		buf_addstr(b, " no action");
 }
 
@@ -334,11 +336,16 @@ runner_log(struct runner *r, struct conf_account *a,
 		return;
 	}
 	where = runner_mailbox_name(a, id->mailbox);
-	f = json_pack("{s:s,s:s,s:s,s:s?,s:[],s:[],s:s,s:I}", "account",
-	    a->name, "mailbox", where, "key", id->key, "message_id", mid,
-	    "rules", "actions", "status", status, "journal", (json_int_t)rowid);
-	if (a->kind == SOURCE_IMAP)
-		json_object_set_new(f, "uid", json_integer(uid));
+	/* The fields only for --log json: a line a message, in bulk. */
+	f = NULL;
+	if (log_wants_fields()) {
+		f = json_pack("{s:s,s:s,s:s,s:s?,s:[],s:[],s:s,s:I}",
+		    "account", a->name, "mailbox", where, "key", id->key,
+		    "message_id", mid, "rules", "actions", "status", status,
+		    "journal", (json_int_t)rowid);
+		if (a->kind == SOURCE_IMAP)
+			json_object_set_new(f, "uid", json_integer(uid));
+	}
 	buf_init(&b, 64 * 1024);
 	runner_log_line(&b, rec, json_object_get(f, "rules"),
 	    json_object_get(f, "actions"));

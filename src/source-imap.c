@@ -34,6 +34,10 @@
  * message alone is larger. */
 #define FETCH_BATCH		100
 #define FETCH_BATCH_BYTES	((size_t)1 << 20)
+/* Batches read and handed to the evaluation worker ahead of the one being
+ * journaled: at most this many, and this many bytes. */
+#define FETCH_AHEAD		8
+#define FETCH_AHEAD_BYTES	((size_t)4 << 20)
 
 /* The new UIDs of a mailbox, with the size the server gave for each. */
 struct uid_size {
@@ -56,6 +60,13 @@ struct fetched {
 	size_t		 n;
 };
 
+/* A batch read: the part [i, j) of the list, size bytes by the listing. */
+struct read_batch {
+	struct fetched	 f;
+	size_t		 i, j;
+	size_t		 size;
+};
+
 static int	 list_new(struct imap_conn *, uint32_t, struct uid_list *,
 		     char **);
 static int	 size_cb(struct imap_conn *, struct imap_resp *, void *,
@@ -69,6 +80,7 @@ static int	 batch_start(struct imap_conn *, const struct uid_list *,
 static int	 batch_read(struct runner *, struct conf_account *,
 		     struct imap_conn *, bool *, struct fetched *, char **);
 static bool	 batch_large(const struct uid_list *, size_t, size_t);
+static size_t	 batch_bytes(const struct uid_list *, size_t, size_t);
 static int	 batch_next(struct runner *, struct imap_conn *,
 		     const struct uid_list *, size_t, size_t *, bool *,
 		     char **);
@@ -451,56 +463,78 @@ batch_next(struct runner *r, struct imap_conn *c, const struct uid_list *l,
 	return batch_start(c, l, i, *j, open, cause);
 }
 
+/* The bytes of the batch [i, j), by the sizes the server gave. */
+static size_t
+batch_bytes(const struct uid_list *l, size_t i, size_t j)
+{
+	size_t	 n = 0;
+
+	for (; i < j; i++)
+		n += l->v[i].size;
+	return n;
+}
+
 /*
  * Every batch in turn, in a pipeline: while the runner journals the
- * messages of one batch ([i, j)), the worker evaluates those of the next
- * ([j, k)), already read, and the server sends the one after ([k, m)). A
- * batch that is one message larger than a batch's bytes is read only once
- * the one before is done with, so that two such never sit in memory
- * together. A command of an action or of the after-policy first reads the
- * batch asked for to its end (see imap_fetch_start() in imap.h), so nothing
- * interleaves with it.
+ * messages of the oldest batch read, the worker evaluates those of the
+ * batches read after it (up to FETCH_AHEAD_BYTES of them, so that one slow
+ * message does not leave the worker without work once it is through), and
+ * the server sends the next one. A batch that is one message larger than a
+ * batch's bytes is read only once every batch before it is done with, so
+ * that it never sits in memory with anything else. A command of an action
+ * or of the after-policy first reads the batch asked for to its end (see
+ * imap_fetch_start() in imap.h), so nothing interleaves with it.
  */
 static int
 sync_all(struct runner *r, struct conf_account *a, struct imap_conn *c,
     const char *mailbox, const struct uid_list *l, uint32_t *last,
     char **cause)
 {
-	struct fetched		 cur, nxt;
+	struct read_batch	 q[FETCH_AHEAD];
 	struct imap_message	*v;
-	size_t			 i, j, k, m, nv;
-	bool			 open, ahead, blocked = false;
+	size_t			 head = 0, n = 0, held = 0, i, j, k, nv, size;
+	bool			 open, blocked = false;
 	char			*err = NULL;
 	int			 rc;
 
-	memset(&nxt, 0, sizeof nxt);
-	if ((rc = batch_next(r, c, l, 0, &j, &open, cause)) != IMAP_OK)
+	/* [i, j): the batch asked for (none when i == j). */
+	i = 0;
+	if ((rc = batch_next(r, c, l, i, &j, &open, cause)) != IMAP_OK)
 		return rc;
-	if ((rc = batch_read(r, a, c, &open, &cur, cause)) != IMAP_OK)
-		return rc;
-	if ((rc = batch_next(r, c, l, j, &k, &open, cause)) != IMAP_OK)
-		goto out;
-	for (i = 0; i < l->n; i = j, j = k, k = m) {
-		m = k;
-		ahead = j < k && !batch_large(l, j, k);
-		if (ahead && ((rc = batch_read(r, a, c, &open, &nxt,
-		    cause)) != IMAP_OK || (rc = batch_next(r, c, l, k, &m,
-		    &open, cause)) != IMAP_OK))
-			goto out;
-		sync_batch(r, a, c, mailbox, l, i, j, &cur, last, &blocked);
-		fetched_free(&cur);
+	for (;;) {
+		while (i < j && n < FETCH_AHEAD) {
+			size = batch_bytes(l, i, j);
+			if (n > 0 && (batch_large(l, i, j) ||
+			    held + size > FETCH_AHEAD_BYTES))
+				break;
+			k = (head + n) % FETCH_AHEAD;
+			if ((rc = batch_read(r, a, c, &open, &q[k].f,
+			    cause)) != IMAP_OK)
+				goto out;
+			q[k].i = i;
+			q[k].j = j;
+			q[k].size = size;
+			n++;
+			held += size;
+			i = j;
+			if ((rc = batch_next(r, c, l, i, &j, &open, cause)) !=
+			    IMAP_OK)
+				goto out;
+		}
+		if (n == 0)
+			break;
+		sync_batch(r, a, c, mailbox, l, q[head].i, q[head].j,
+		    &q[head].f, last, &blocked);
+		fetched_free(&q[head].f);
+		held -= q[head].size;
+		head = (head + 1) % FETCH_AHEAD;
+		n--;
 		if (r->stop != NULL && *r->stop)
 			break;
-		if (!ahead && ((rc = batch_read(r, a, c, &open, &nxt,
-		    cause)) != IMAP_OK || (rc = batch_next(r, c, l, k, &m,
-		    &open, cause)) != IMAP_OK))
-			goto out;
-		cur = nxt;
-		memset(&nxt, 0, sizeof nxt);
 	}
 out:
-	fetched_free(&cur);
-	fetched_free(&nxt);
+	for (; n > 0; n--, head = (head + 1) % FETCH_AHEAD)
+		fetched_free(&q[head].f);
 	/* Stopped with a batch asked for: read it, drop it. */
 	if (open && imap_fetch_finish(c, &v, &nv, &err) == IMAP_OK)
 		messages_free(v, nv);
