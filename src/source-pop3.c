@@ -38,6 +38,10 @@
 /* RETRs sent ahead of the one being read, at most: by count, by bytes. */
 #define POP3_WINDOW		32
 #define POP3_WINDOW_BYTES	((size_t)1 << 20)
+/* Messages read and handed to the evaluation worker ahead of the one being
+ * journaled, at most: by count, by bytes. */
+#define POP3_AHEAD		128
+#define POP3_AHEAD_BYTES	((size_t)4 << 20)
 
 struct pop3_item {
 	unsigned long	 num;
@@ -371,10 +375,10 @@ pop3_take(struct pop3_pass *p, size_t i, char **cause)
 }
 
 /*
- * With PIPELINING, read the messages after item i whose replies are due,
- * while the worker evaluates: up to POP3_WINDOW of them and
- * POP3_WINDOW_BYTES by the sizes LIST gave, so a large message is read
- * only when its turn comes.
+ * With PIPELINING, read the messages after item i while the worker
+ * evaluates: up to POP3_AHEAD of them and POP3_AHEAD_BYTES by the sizes
+ * LIST gave (so that one slow message does not leave the worker without
+ * work once it is through), a large message only when its turn comes.
  */
 static int
 pop3_read_ahead(struct pop3_pass *p, size_t i, char **cause)
@@ -389,8 +393,8 @@ pop3_read_ahead(struct pop3_pass *p, size_t i, char **cause)
 		it = &p->v[p->read];
 		if (!it->fetch)
 			continue;
-		if (p->held >= POP3_WINDOW ||
-		    p->held_bytes + it->size > POP3_WINDOW_BYTES)
+		if (p->held >= POP3_AHEAD ||
+		    p->held_bytes + it->size > POP3_AHEAD_BYTES)
 			return 0;
 		if (pop3_take(p, p->read, cause) != 0)
 			return -1;
