@@ -12,10 +12,11 @@ over IMAP and from Exim's main log.
 - Exit 75 (an action pending: the submission server is down) defers
   the message in Exim, which retries it until the server is back; the
   sender gets one reply and no bounce.
-- Exit 78 (the config does not load) defers it too, and the message is
-  processed once the config is fixed.
-- Ten messages at once (ten deliver processes on one journal): ten
-  replies, each once.
+- Exit 78 (the config does not load) defers it too, with the config's
+  FILE:LINE:COL in Exim's log, and the message is processed once the
+  config is fixed.
+- Ten messages in one SMTP session, delivered concurrently (ten deliver
+  processes on one journal): ten replies, each once.
 - One delivery through the pipe under valgrind: no error, no leak.
 - examples/mta/exim.conf has the transport options run here, and Exim
   reads its router and transport and routes desk@ with them.
