@@ -510,6 +510,11 @@ class Harness:
                         re.search(r'[;\n]', str(v)):
                     raise ValueError('exim_pipe: env %s: a name, and a '
                                      'value without ; or a line break' % k)
+        if len({self._pipe_name(p) for p in self.exim_pipe}) < \
+                len(self.exim_pipe):
+            raise ValueError('exim_pipe: two local parts give one router '
+                             'name (%s)' % ', '.join(
+                                 p['local_part'] for p in self.exim_pipe))
         self.pipe_dir = None
         self.domain = DOMAIN
         if users is None:
