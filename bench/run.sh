@@ -1,6 +1,7 @@
 #!/bin/sh
 # make bench: every benchmark in this directory (bench/*.sh: rules, parse
-# and memory first, then the others in name order),
+# and memory first, then the others in name order, deliver-latency right
+# after idle-latency),
 # each printing its method and figures. They use ../shared/corpus when it is
 # present. The whole output, with the machine and the date, is also written
 # to BENCHMARKS.md.
@@ -21,7 +22,9 @@ out=$(mktemp)
 # Dovecot (1,000 users for idle-many) leave it busy for a while after.
 first="bench/rules.sh bench/parse.sh bench/memory.sh"
 for b in $first $(ls bench/*.sh | grep -v -e '^bench/run\.sh$' \
-    -e '^bench/rules\.sh$' -e '^bench/parse\.sh$' -e '^bench/memory\.sh$'); do
+    -e '^bench/rules\.sh$' -e '^bench/parse\.sh$' -e '^bench/memory\.sh$' \
+    -e '^bench/deliver-latency\.sh$' |
+    sed 's|^bench/idle-latency\.sh$|& bench/deliver-latency.sh|'); do
 	echo "== $b" | tee -a "$out"
 	{ sh "$b" 2>&1; echo $? >"$out.rc"; } | tee -a "$out"
 	if [ "$(cat "$out.rc")" != 0 ]; then

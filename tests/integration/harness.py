@@ -452,7 +452,7 @@ class Harness:
     def __init__(self, users=None, smtp=True, require_auth=False,
                  keep=None, max_userip_connections=1000,
                  process_limit=None, client_limit=None, login_processes=None,
-                 mail_user=None, dovecot_extra=''):
+                 mail_user=None, dovecot_extra='', exim_pipe=None):
         """users: {name: password} or names (password 'secret'); many
         users are best given here: add_user() waits for each to log in.
 
@@ -471,10 +471,51 @@ class Harness:
         IDLE session, are counted per user.
 
         dovecot_extra: lines appended to dovecot.conf (a later setting
-        overrides an earlier one)."""
+        overrides an earlier one).
+
+        exim_pipe: mail for some addresses handed by Exim to a command
+        (an MTA's delivery agent, as `facteur deliver`) instead of
+        Dovecot: a dict, or a list of them, each with
+          local_part  LOCAL_PART@example.test, exactly (no +tag), goes
+                      to the command, whether or not it is a user;
+          command     the pipe transport's command line, expanded by Exim
+                      (a literal $ is written \\$); '{tmp}' stands for
+                      the harness temp dir;
+          env         {name: value} added to the command's environment
+                      (Exim gives it little else: PATH=/bin:/usr/bin,
+                      HOME empty, SENDER, RECIPIENT, LOCAL_PART ...);
+          use_shell   run the command with /bin/sh -c (default False).
+        Exim runs it as its own user (h.exim_user: the harness's Exim
+        drops privilege for every delivery), who owns h.pipe_dir, a
+        directory for the command's files (say, facteur's journal).
+        Exit status 75 (EX_TEMPFAIL) or 78 (EX_CONFIG) defers the
+        message, which Exim's queue runs (every second) try again; any
+        other non-zero status bounces it. Exim adds Return-Path: and puts
+        an mbox "From " line before the message (its default for pipes)."""
         self.host = '127.0.0.1'
         # Lines appended to dovecot.conf (a later setting overrides).
         self.dovecot_extra = dovecot_extra
+        if isinstance(exim_pipe, dict):
+            exim_pipe = [exim_pipe]
+        self.exim_pipe = [dict(p) for p in exim_pipe or ()]
+        for p in self.exim_pipe:
+            if not re.fullmatch(r'[a-z0-9][a-z0-9._+-]*',
+                                p.get('local_part', '')):
+                raise ValueError('exim_pipe: local_part: lower-case '
+                                 'letters, digits, ._+-')
+            if not p.get('command'):
+                raise ValueError('exim_pipe: a command is required')
+            for k, v in (p.get('env') or {}).items():
+                if not re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*', k) or \
+                        re.search(r'[;\n]', str(v)):
+                    raise ValueError('exim_pipe: env %s: a name, and a '
+                                     'value without ; or a line break' % k)
+        if len({self._pipe_name(p) for p in self.exim_pipe}) < \
+                len(self.exim_pipe):
+            raise ValueError('exim_pipe: two local parts give one router '
+                             'name (%s)' % ', '.join(
+                                 p['local_part'] for p in self.exim_pipe))
+        self.pipe_dir = None
         self.domain = DOMAIN
         if users is None:
             users = {u: DEFAULT_PASSWORD for u in DEFAULT_USERS}
@@ -556,6 +597,11 @@ class Harness:
             if self.exim_uid is not None:
                 os.chown(os.path.join(self.tmp, 'exim'),
                          self.exim_uid, self.exim_gid)
+            if self.exim_pipe:
+                self.pipe_dir = os.path.join(self.tmp, 'pipe')
+                os.mkdir(self.pipe_dir)
+                os.chown(self.pipe_dir, self.exim_uid or 0,
+                         self.exim_gid or 0)
             self._write_users()
             for attempt in range(4):
                 self._pick_ports()
@@ -852,10 +898,58 @@ class Harness:
             exim=self.exim,
             require_auth=('  require authenticated = *\n'
                           '          message = authentication required\n'
-                          if self.require_auth else ''))
+                          if self.require_auth else ''),
+            pipe_routers=self._exim_pipe_routers(),
+            pipe_transports=self._exim_pipe_transports())
         self.exim_conf = os.path.join(d, 'exim.conf')
         with open(self.exim_conf, 'w') as f:
             f.write(conf)
+
+    @staticmethod
+    def _pipe_name(p):
+        return 'pipe_' + re.sub(r'[^a-z0-9]', '_', p['local_part'])
+
+    def _exim_pipe_routers(self):
+        """One router per exim_pipe entry, before the users' (so an
+        address that is also a user goes to the pipe)."""
+        return ''.join(
+            '%s:\n'
+            '  driver = accept\n'
+            '  domains = +local_domains\n'
+            '  local_parts = %s\n'
+            '  transport = %s\n\n'
+            % (self._pipe_name(p), p['local_part'], self._pipe_name(p))
+            for p in self.exim_pipe)
+
+    def _exim_pipe_transports(self):
+        """The pipe transports: run as Exim's user; 75 and 78 defer (a
+        pending action, a config being fixed), anything else non-zero
+        bounces; Return-Path: added (the envelope sender, which facteur's
+        autoreply answers and its `sender` condition reads); the first
+        line of what the command printed goes to the main log when it
+        defers or fails."""
+        out = []
+        for p in self.exim_pipe:
+            t = ('%s:\n'
+                 '  driver = pipe\n'
+                 '  command = %s\n'
+                 '  user = %s\n'
+                 '  temp_errors = 75:78\n'
+                 '  return_path_add = true\n'
+                 '  log_defer_output = true\n'
+                 '  log_fail_output = true\n'
+                 % (self._pipe_name(p),
+                    p['command'].replace('{tmp}', self.tmp),
+                    self.exim_user))
+            if p.get('use_shell'):
+                t += '  use_shell = true\n'
+            env = p.get('env') or {}
+            if env:
+                t += '  environment = <; %s\n' % ' ; '.join(
+                    '%s=%s' % (k, str(v).replace('{tmp}', self.tmp))
+                    for k, v in env.items())
+            out.append(t + '\n')
+        return ''.join(out)
 
     # --- starting and stopping servers -----------------------------------
 
@@ -1539,6 +1633,7 @@ acl_data:
 
 begin routers
 
+{pipe_routers}\
 dovecot_users:
   driver = accept
   domains = +local_domains
@@ -1549,6 +1644,7 @@ dovecot_users:
 
 begin transports
 
+{pipe_transports}\
 dovecot_lmtp:
   driver = lmtp
   socket = {lmtp}
