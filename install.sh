@@ -42,7 +42,7 @@ done
 
 put 0644 config/facteur.yaml share/facteur/examples/facteur.yaml
 put 0644 examples/README.md share/facteur/examples/README.md
-for d in orders autoresponder sorting commands; do
+for d in orders autoresponder sorting commands mta; do
 	find "examples/$d" -type f | sort | while read -r f; do
 		mode=0644
 		[ -x "$f" ] && mode=0755

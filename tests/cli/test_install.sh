@@ -44,6 +44,7 @@ share/facteur/examples/orders/bin/record-order 755
 share/facteur/examples/commands/bin/deploy 755
 share/facteur/examples/autoresponder/rules.yaml 644
 share/facteur/examples/sorting/rules.yaml 644
+share/facteur/examples/mta/rules.yaml 644
 share/doc/facteur/README.md 644
 lib/systemd/system/facteur.service 644
 lib/systemd/system/facteur@.service 644
@@ -57,7 +58,7 @@ check "no file is group- or world-writable" '[ -z "$bad" ]'
 check "installed binary runs" '"$u/bin/facteur" --version | grep -q "^facteur "'
 # The installed examples pass their own expect files where they landed
 # (their rule paths reach ../../rules, the installed shipped rules).
-for e in orders autoresponder sorting commands; do
+for e in orders autoresponder sorting commands mta; do
 	"$u/bin/facteur" test --expect "$u/share/facteur/examples/$e/expect.yaml" \
 	    >"$tmp/exp" 2>&1; rc=$?
 	check "installed example $e passes its expect file" '[ $rc -eq 0 ]'
