@@ -1,9 +1,8 @@
 /*
- * One match context and one JIT stack serve every match: facteur evaluates
- * one message at a time (ruleset_eval holds a lock; the evaluation may run
- * on prep.c's thread). Both are made on first use. For the same reason each
- * pattern keeps its match data, made when it is compiled, rather than one
- * allocation per match.
+ * Matches run on any thread (prep.c evaluates on threads of their own):
+ * each thread has its own match context, JIT stack and match data, made on
+ * first use and kept, rather than one allocation per match; patterns are
+ * shared and read only.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -23,18 +22,29 @@
 struct match {
 	char		 *pattern;
 	pcre2_code	 *code;
-	pcre2_match_data *md;		/* reused by every match */
+	uint32_t	  pairs;	/* capturing groups + 1 */
 	bool		  jit;
 	char		**names;
 	size_t		  nnames;
 };
 
-static pcre2_match_context	*mctx;
-static pcre2_jit_stack		*jit_stack;
+/* A thread's own: made on its first match, freed by match_thread_end(). */
+struct match_thread {
+	pcre2_match_context	*mctx;
+	pcre2_jit_stack		*jit_stack;
+	pcre2_match_data	*md;
+	uint32_t		 pairs;		/* md's */
+	unsigned		 gen;		/* of the limits in mctx */
+};
+
+static _Thread_local struct match_thread mt;
+/* Set while no match runs (config load); gen tells threads to update. */
 static unsigned			 limit_match = MATCH_LIMIT_DEFAULT;
 static unsigned			 limit_depth = DEPTH_LIMIT_DEFAULT;
+static unsigned			 limits_gen = 1;
 
 static pcre2_match_context	*match_context(void);
+static pcre2_match_data		*match_data(uint32_t);
 static void			 collect_names(struct match *);
 static void			 push_captures(const struct match *,
 				     const char *, pcre2_match_data *,
@@ -43,17 +53,48 @@ static void			 push_captures(const struct match *,
 static pcre2_match_context *
 match_context(void)
 {
-	if (mctx != NULL)
-		return mctx;
-	if ((mctx = pcre2_match_context_create(NULL)) == NULL)
-		fatal("pcre2: cannot create a match context");
-	jit_stack = pcre2_jit_stack_create(JIT_STACK_MIN, JIT_STACK_MAX, NULL);
-	if (jit_stack != NULL)
-		pcre2_jit_stack_assign(mctx, NULL, jit_stack);
-	pcre2_set_match_limit(mctx, limit_match);
-	pcre2_set_depth_limit(mctx, limit_depth);
-	pcre2_set_heap_limit(mctx, HEAP_LIMIT_KIB);
-	return mctx;
+	unsigned	 gen;
+
+	if (mt.mctx == NULL) {
+		if ((mt.mctx = pcre2_match_context_create(NULL)) == NULL)
+			fatal("pcre2: cannot create a match context");
+		mt.jit_stack = pcre2_jit_stack_create(JIT_STACK_MIN,
+		    JIT_STACK_MAX, NULL);
+		if (mt.jit_stack != NULL)
+			pcre2_jit_stack_assign(mt.mctx, NULL, mt.jit_stack);
+		pcre2_set_heap_limit(mt.mctx, HEAP_LIMIT_KIB);
+	}
+	gen = __atomic_load_n(&limits_gen, __ATOMIC_ACQUIRE);
+	if (mt.gen != gen) {
+		pcre2_set_match_limit(mt.mctx, limit_match);
+		pcre2_set_depth_limit(mt.mctx, limit_depth);
+		mt.gen = gen;
+	}
+	return mt.mctx;
+}
+
+/* The thread's match data, with room for at least pairs. */
+static pcre2_match_data *
+match_data(uint32_t pairs)
+{
+	if (mt.md == NULL || mt.pairs < pairs) {
+		pcre2_match_data_free(mt.md);
+		if (pairs < 16)
+			pairs = 16;
+		if ((mt.md = pcre2_match_data_create(pairs, NULL)) == NULL)
+			fatal("pcre2: out of memory");
+		mt.pairs = pairs;
+	}
+	return mt.md;
+}
+
+void
+match_thread_end(void)
+{
+	pcre2_match_data_free(mt.md);
+	pcre2_jit_stack_free(mt.jit_stack);
+	pcre2_match_context_free(mt.mctx);
+	memset(&mt, 0, sizeof mt);
 }
 
 void
@@ -63,8 +104,7 @@ match_set_limits(unsigned match_limit, unsigned depth_limit)
 		limit_match = match_limit;
 	if (depth_limit != 0)
 		limit_depth = depth_limit;
-	pcre2_set_match_limit(match_context(), limit_match);
-	pcre2_set_depth_limit(match_context(), limit_depth);
+	__atomic_add_fetch(&limits_gen, 1, __ATOMIC_RELEASE);
 }
 
 struct match *
@@ -95,9 +135,8 @@ match_compile(const char *pattern, char **cause, size_t *erroff)
 	}
 	m->pattern = xstrdup(pattern);
 	m->jit = pcre2_jit_compile(m->code, PCRE2_JIT_COMPLETE) == 0;
-	if ((m->md = pcre2_match_data_create_from_pattern(m->code, NULL)) ==
-	    NULL)
-		fatal("pcre2: out of memory");
+	pcre2_pattern_info(m->code, PCRE2_INFO_CAPTURECOUNT, &m->pairs);
+	m->pairs++;
 	collect_names(m);
 	return m;
 }
@@ -127,7 +166,6 @@ match_free(struct match *m)
 	for (i = 0; i < m->nnames; i++)
 		free(m->names[i]);
 	free(m->names);
-	pcre2_match_data_free(m->md);
 	pcre2_code_free(m->code);
 	free(m->pattern);
 	free(m);
@@ -155,12 +193,13 @@ enum match_result
 match_exec(const struct match *m, const char *subject, size_t len,
     struct match_vars *vars, const char **why)
 {
-	int	 rc;
+	pcre2_match_data	*md = match_data(m->pairs);
+	int			 rc;
 
-	rc = pcre2_match(m->code, (PCRE2_SPTR)subject, len, 0, 0, m->md,
+	rc = pcre2_match(m->code, (PCRE2_SPTR)subject, len, 0, 0, md,
 	    match_context());
 	if (rc >= 0 && vars != NULL)
-		push_captures(m, subject, m->md, vars);
+		push_captures(m, subject, md, vars);
 	if (rc >= 0)
 		return MATCH_YES;
 	if (rc == PCRE2_ERROR_NOMATCH)

@@ -51,6 +51,8 @@ enum match_result match_exec(const struct match *, const char *subject,
 
 /* Limits for every later match (0 keeps the current value). */
 void		 match_set_limits(unsigned match_limit, unsigned depth_limit);
+/* Before a thread that matched ends: free its match context and data. */
+void		 match_thread_end(void);
 
 void		 match_vars_init(struct match_vars *);
 void		 match_vars_push(struct match_vars *, const char *name,

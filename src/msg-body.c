@@ -143,7 +143,7 @@ body_gmime(struct walk *w)
 	struct msg	*m = w->m;
 	GMimeMessage	*gm;
 
-	msg_stats.body_gmime++;
+	MSG_STAT(body_gmime);
 	if ((gm = msg_gmime_parse(m, m->parse, m->parse_len)) == NULL) {
 		/* No MIME structure at all: the bytes after the headers. */
 		msg_defect(m, "message could not be parsed as MIME");
@@ -188,7 +188,7 @@ body_own(struct walk *w)
 		w->depth_hit = w->parts_hit = w->text_cut = w->bail = false;
 		return false;
 	}
-	msg_stats.body_own++;
+	MSG_STAT(body_own);
 	if (m->nattachments > 0)
 		m->mime = mm;		/* for msg_body_sizes() */
 	else

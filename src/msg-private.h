@@ -82,7 +82,9 @@ struct msg_deferred {
 	size_t		 pos;		/* where in the defects its own go */
 };
 
-/* How often each path was taken (by tests and benchmarks). */
+/* How often each path was taken (by tests and benchmarks); counted with
+ * MSG_STAT from any thread. */
+#define MSG_STAT(f)	__atomic_fetch_add(&msg_stats.f, 1, __ATOMIC_RELAXED)
 struct msg_stats {
 	size_t	 head_own;	/* header blocks split by msg-head.c */
 	size_t	 head_gmime;	/* header blocks left to GMime */

@@ -516,11 +516,11 @@ static void
 parse_headers(struct msg *m)
 {
 	if (gmime_only || head_own(m) != 0) {
-		msg_stats.head_gmime++;
+		MSG_STAT(head_gmime);
 		if (head_gmime(m) != 0)
 			return;
 	} else
-		msg_stats.head_own++;
+		MSG_STAT(head_own);
 	if (m->nheaders == 0)
 		msg_defect(m, "no header fields");
 	load_ids(m);

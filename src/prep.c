@@ -1,10 +1,10 @@
 /*
- * The evaluation worker (prep.h). A queue under one mutex; the worker
- * signals one condition when a job is through. What the worker calls must
- * be safe beside the main thread: the message is the job's alone until it
- * is through; the rules are shared, and ruleset_eval serialises the use of
- * their patterns (rule.c); GMime, libxml2 and jansson are initialised on
- * the main thread before any job.
+ * The evaluation workers (prep.h). A queue under one mutex; a worker
+ * signals one condition when a job is through. What a worker calls must be
+ * safe beside the other threads: the message is the job's alone until it
+ * is through; the rules are shared and read only, each thread matching
+ * with match data of its own (match.c); GMime, libxml2 and jansson are
+ * initialised on the main thread before any job.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -13,20 +13,23 @@
 
 #include "conf.h"
 #include "log.h"
+#include "match.h"
 #include "msg.h"
 #include "prep.h"
 #include "rule.h"
 #include "run.h"
 #include "xmalloc.h"
 
+#define PREP_MAX_THREADS	4
+
 static pthread_mutex_t	 prep_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t	 prep_queued = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t	 prep_through = PTHREAD_COND_INITIALIZER;
 static struct prep	*prep_head, *prep_tail;
-static pthread_t	 prep_thread;
-static bool		 prep_running;	/* the worker thread exists */
+static pthread_t	 prep_threads[PREP_MAX_THREADS];
+static int		 prep_nthreads;	/* running */
 static bool		 prep_quit;
-static int		 prep_usable = -1;	/* -1: not yet known */
+static int		 prep_usable = -1;	/* threads to run; -1: not known */
 
 static void	*prep_main(void *);
 static bool	 prep_start(void);
@@ -162,57 +165,66 @@ prep_main(void *arg)
 		pthread_cond_broadcast(&prep_through);
 	}
 	pthread_mutex_unlock(&prep_lock);
+	match_thread_end();
 	return NULL;
 }
 
 /*
- * The worker, started if it is not: false when there is none (one
- * processor, or the thread could not be made). Signals stay with the main
+ * The workers, started if they are not: false when there are none (one
+ * processor, or no thread could be made). Signals stay with the main
  * thread: they must interrupt its polls.
  */
 static bool
 prep_start(void)
 {
 	sigset_t	 all, old;
-	int		 e;
+	long		 n;
+	int		 e = 0;
 
-	if (prep_running)
+	if (prep_nthreads > 0)
 		return true;
-	if (prep_usable == -1)
-		prep_usable = sysconf(_SC_NPROCESSORS_ONLN) > 1;
-	if (!prep_usable)
+	if (prep_usable == -1) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		/* The main thread reads and journals: one fewer. */
+		prep_usable = n - 1 > PREP_MAX_THREADS ? PREP_MAX_THREADS :
+		    n > 1 ? (int)n - 1 : 0;
+	}
+	if (prep_usable == 0)
 		return false;
 	prep_quit = false;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	e = pthread_create(&prep_thread, NULL, prep_main, NULL);
+	while (prep_nthreads < prep_usable && (e = pthread_create(
+	    &prep_threads[prep_nthreads], NULL, prep_main, NULL)) == 0)
+		prep_nthreads++;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e != 0) {
+	if (prep_nthreads == 0) {
 		log_debug("no evaluation thread (%d): evaluating inline", e);
 		prep_usable = 0;
 		return false;
 	}
-	prep_running = true;
 	return true;
 }
 
 void
 prep_shutdown(void)
 {
-	if (!prep_running)
+	int	 i;
+
+	if (prep_nthreads == 0)
 		return;
 	pthread_mutex_lock(&prep_lock);
 	prep_quit = true;
-	pthread_cond_signal(&prep_queued);
+	pthread_cond_broadcast(&prep_queued);
 	pthread_mutex_unlock(&prep_lock);
-	pthread_join(prep_thread, NULL);
-	prep_running = false;
+	for (i = 0; i < prep_nthreads; i++)
+		pthread_join(prep_threads[i], NULL);
+	prep_nthreads = 0;
 }
 
 void
-prep_set_worker(bool on)
+prep_set_workers(int n)
 {
-	if (!on)
-		prep_shutdown();
-	prep_usable = on;
+	prep_shutdown();
+	prep_usable = n > PREP_MAX_THREADS ? PREP_MAX_THREADS : n;
 }

@@ -1,18 +1,18 @@
 /*
  * Evaluation ahead: the part of processing a message that reads nothing but
  * the message and the rules (parsing, its Message-ID, the plan the rules
- * give) done on a second thread while the main thread fetches the next
+ * give) done on worker threads while the main thread fetches the next
  * messages and journals the previous ones (the SHA-256 of the bytes is
- * taken on the main thread as they are handed over: it has less to do). Everything that touches the
- * journal, the servers or the log stays on the main thread, in order: the
- * runner only takes a message's result when its turn comes
- * (runner_process_prep in run.h). A message the journal already holds is
- * evaluated for nothing; its plan is dropped unused.
+ * taken on the main thread as they are handed over: it has less to do).
+ * Everything that touches the journal, the servers or the log stays on the
+ * main thread, in order: the runner takes a message's result only when its
+ * turn comes (runner_process_prep in run.h). A message the journal already
+ * holds is evaluated for nothing; its plan is dropped unused.
  *
- * One worker thread for the process, started on the first prep_submit
- * (never on a machine with one processor: there the work is done on the
- * calling thread when the result is asked for). Jobs are done in the
- * order they are submitted.
+ * The workers start on the first prep_submit; jobs are taken in the order
+ * they are submitted and may finish in any order. Without workers (one
+ * processor) the message is parsed when submitted and evaluated on the
+ * calling thread when its plan is asked for.
  */
 #ifndef FACTEUR_PREP_H
 #define FACTEUR_PREP_H
@@ -57,7 +57,9 @@ void		 prep_hash(struct prep *);
 json_t		*prep_plan(struct prep *);
 /* Stop the worker (at exit: joins the thread). Submitting starts it again. */
 void		 prep_shutdown(void);
-/* Tests: whether a worker may be used (default: more than one processor). */
-void		 prep_set_worker(bool);
+/* How many worker threads to run (0: none, evaluate on the calling
+ * thread; at most 4). The default: one per processor but one (the main
+ * thread's), at most 4; none on one processor. */
+void		 prep_set_workers(int);
 
 #endif

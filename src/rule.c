@@ -5,7 +5,6 @@
  * the rules in order, renders the actions of those that match into the
  * plan, and ends at the first rule with stop: true or a stop action.
  */
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +28,6 @@ static void	 rule_clear(struct rule *);
 static void	 add_capture(struct rule_load *, const struct ydoc_node *,
 		    const char *);
 static bool	 is_known(const struct rule *, const char *);
-static json_t	*ruleset_eval_locked(struct ruleset *, struct msg *,
-		     const struct eval_ctx *, struct buf *);
 static int	 eval_rule(const struct rule *, struct rule_eval *,
 		    json_t *, struct buf *);
 static void	 explain_match(const struct rule *, struct rule_eval *,
@@ -350,28 +347,11 @@ ruleset_has_action(const struct ruleset *rs, const char *type)
 	return 0;
 }
 
-/*
- * Patterns keep their match data, and matches share one JIT stack
- * (match.c): one evaluation at a time in the process, whichever thread
- * (prep.c evaluates on a thread of its own).
- */
-static pthread_mutex_t	eval_lock = PTHREAD_MUTEX_INITIALIZER;
-
+/* Any thread: the rules are read only (patterns' match data is the
+ * thread's own, match.c). */
 json_t *
 ruleset_eval(struct ruleset *rs, struct msg *msg, const struct eval_ctx *ctx,
     struct buf *explain)
-{
-	json_t	*plan;
-
-	pthread_mutex_lock(&eval_lock);
-	plan = ruleset_eval_locked(rs, msg, ctx, explain);
-	pthread_mutex_unlock(&eval_lock);
-	return plan;
-}
-
-static json_t *
-ruleset_eval_locked(struct ruleset *rs, struct msg *msg,
-    const struct eval_ctx *ctx, struct buf *explain)
 {
 	static const struct eval_ctx	 none = { "", NULL, 0 };
 	struct rule_eval		 ev;

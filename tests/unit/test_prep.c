@@ -156,10 +156,22 @@ static void
 test_worker(void **state)
 {
 	(void)state;
-	prep_set_worker(true);
+	prep_set_workers(1);
 	run_all();
 	/* Stopped and started again by the next submit. */
 	prep_shutdown();
+	run_all();
+	prep_shutdown();
+}
+
+/* Several workers finish out of order: each plan still goes with its
+ * message, and the patterns' captures with their thread. */
+static void
+test_workers(void **state)
+{
+	(void)state;
+	prep_set_workers(3);
+	run_all();
 	run_all();
 	prep_shutdown();
 }
@@ -168,9 +180,9 @@ static void
 test_inline(void **state)
 {
 	(void)state;
-	prep_set_worker(false);
+	prep_set_workers(0);
 	run_all();
-	prep_set_worker(true);
+	prep_set_workers(1);
 }
 
 /* Dropped while the worker may still be on it: waited for, then freed. */
@@ -183,7 +195,7 @@ test_drop_early(void **state)
 	int		 i;
 
 	(void)state;
-	prep_set_worker(true);
+	prep_set_workers(2);
 	for (i = 0; i < N; i++) {
 		raw = message(i, &len);
 		v[i] = prep_submit(&shop, raw, len);
@@ -198,6 +210,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_worker),
+		cmocka_unit_test(test_workers),
 		cmocka_unit_test(test_inline),
 		cmocka_unit_test(test_drop_early),
 	};
