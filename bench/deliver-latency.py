@@ -36,25 +36,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
 from harness import Harness, wait_until  # noqa: E402
-
-RULES = r'''rules:
-  - name: ping
-    if: {subject: '^ping (?<n>[0-9]+)$'}
-    then:
-      - reply: {subject: "pong {{n}}", body: "pong {{n}}\n"}
-'''
-
-
-def message(n):
-    return ('From: Alice <alice@example.test>\r\nTo: bot@example.test\r\n'
-            'Subject: ping %d\r\nMessage-ID: <lat-%d@example.test>\r\n\r\n'
-            'ping\r\n' % (n, n)).encode()
-
-
-def pct(v, p):
-    v = sorted(v)
-    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
-
+from latency import RULES, message, pct  # noqa: E402
 
 def deliver_cpu(exe, h, count):
     """facteur's CPU time (user+sys, ms) for each of COUNT more messages,
