@@ -1,11 +1,13 @@
 /*
  * The IMAP source: for each mailbox of the account, SELECT, list the UIDs
  * above the last one finished with their sizes, fetch them in batches
- * bounded by count and bytes with BODY.PEEK[] (never setting \Seen; the
- * next batch asked for while the current one is processed), hand each to
- * the runner, then apply the account's after policy to the finished ones. The last UID saved only moves past messages
- * that are finished, so a pending one is fetched again next time, and the
- * journal resumes it without evaluating the rules again.
+ * bounded by count and bytes with BODY.PEEK[] (never setting \Seen),
+ * handing each message to the evaluation workers as it arrives (prep.h)
+ * and the batches read ahead to the runner in order (sync_all), then apply
+ * the account's after policy to the finished ones. The last UID saved only
+ * moves past messages that are finished, so a pending one is fetched again
+ * next time, and the journal resumes it without evaluating the rules
+ * again.
  *
  * A UIDVALIDITY change restarts from UID 1; messages already processed are
  * recognised in the journal by their bytes and Message-ID.
@@ -31,9 +33,11 @@
 #include "xmalloc.h"
 
 /* A batch: at most this many messages, and this many bytes unless one
- * message alone is larger. */
-#define FETCH_BATCH		100
-#define FETCH_BATCH_BYTES	((size_t)1 << 20)
+ * message alone is larger (each batch costs a journal commit and a round
+ * trip during which the server waits: 1 MB batches fetched the corpus
+ * about a tenth slower). */
+#define FETCH_BATCH		250
+#define FETCH_BATCH_BYTES	((size_t)2 << 20)
 /* Batches read and handed to the evaluation worker ahead of the one being
  * journaled: at most this many, and this many bytes. */
 #define FETCH_AHEAD		8
