@@ -36,8 +36,8 @@
 #define POP3_MAX_UIDL		70	/* RFC 1939 */
 #define POP3_MAX_MESSAGES	1000000
 /* RETRs sent ahead of the one being read, at most: by count, by bytes. */
-#define POP3_WINDOW		32
-#define POP3_WINDOW_BYTES	((size_t)1 << 20)
+#define POP3_WINDOW		64
+#define POP3_WINDOW_BYTES	((size_t)2 << 20)
 /* Messages read and handed to the evaluation worker ahead of the one being
  * journaled, at most: by count, by bytes. */
 #define POP3_AHEAD		128
