@@ -66,6 +66,7 @@ static void	 walk_message_part(struct walk *, GMimeMessagePart *, size_t,
 		    int);
 static void	 walk_leaf(struct walk *, GMimePart *, int);
 static bool	 is_body_text(GMimePart *);
+static int	 crypto_flags(const char *, const char *, const char *);
 static int	 leaf_crypto_flags(GMimePart *);
 static char	*decode_content(GMimePart *, size_t *);
 static char	*decode_stream(GMimeDataWrapper *, size_t *);
@@ -303,29 +304,14 @@ own_is(struct msg_mime_part *part, const char *type, const char *subtype)
 	    g_ascii_strcasecmp(subtype, "plain") == 0;
 }
 
-/* As leaf_crypto_flags(). */
+/* As leaf_crypto_flags(), for a part of our own walk. */
 static int
 own_crypto_flags(struct msg_mime_part *part)
 {
-	const char	*smime;
-
 	if (part->type == NULL)
 		return 0;
-	if (own_is(part, "application", "pkcs7-mime") ||
-	    own_is(part, "application", "x-pkcs7-mime")) {
-		smime = msg_ctype_param(part->type, "smime-type");
-		if (smime != NULL && g_ascii_strcasecmp(smime,
-		    "signed-data") == 0)
-			return WALK_SIGNED;
-		return WALK_ENCRYPTED;
-	}
-	if (own_is(part, "application", "pkcs7-signature") ||
-	    own_is(part, "application", "x-pkcs7-signature") ||
-	    own_is(part, "application", "pgp-signature"))
-		return WALK_SIGNED;
-	if (own_is(part, "application", "pgp-encrypted"))
-		return WALK_ENCRYPTED;
-	return 0;
+	return crypto_flags(part->type->type, part->type->subtype,
+	    msg_ctype_param(part->type, "smime-type"));
 }
 
 /* As is_body_text(). */
@@ -757,31 +743,41 @@ is_body_text(GMimePart *part)
 	return name == NULL || *name == '\0';
 }
 
-/* S/MIME and PGP/MIME parts outside their multipart wrappers. */
+/*
+ * S/MIME and PGP/MIME parts outside their multipart wrappers, by media type
+ * (and S/MIME's smime-type parameter): WALK_SIGNED, WALK_ENCRYPTED or 0.
+ */
+static int
+crypto_flags(const char *type, const char *subtype, const char *smime)
+{
+	if (type == NULL || subtype == NULL ||
+	    g_ascii_strcasecmp(type, "application") != 0)
+		return 0;
+	if (g_ascii_strcasecmp(subtype, "pkcs7-mime") == 0 ||
+	    g_ascii_strcasecmp(subtype, "x-pkcs7-mime") == 0)
+		return smime != NULL && g_ascii_strcasecmp(smime,
+		    "signed-data") == 0 ? WALK_SIGNED : WALK_ENCRYPTED;
+	if (g_ascii_strcasecmp(subtype, "pkcs7-signature") == 0 ||
+	    g_ascii_strcasecmp(subtype, "x-pkcs7-signature") == 0 ||
+	    g_ascii_strcasecmp(subtype, "pgp-signature") == 0)
+		return WALK_SIGNED;
+	if (g_ascii_strcasecmp(subtype, "pgp-encrypted") == 0)
+		return WALK_ENCRYPTED;
+	return 0;
+}
+
+/* The same for a part GMime parsed. */
 static int
 leaf_crypto_flags(GMimePart *part)
 {
 	GMimeContentType	*ct;
-	const char		*smime;
 
 	ct = g_mime_object_get_content_type(GMIME_OBJECT(part));
 	if (ct == NULL)
 		return 0;
-	if (g_mime_content_type_is_type(ct, "application", "pkcs7-mime") ||
-	    g_mime_content_type_is_type(ct, "application", "x-pkcs7-mime")) {
-		smime = g_mime_content_type_get_parameter(ct, "smime-type");
-		if (smime != NULL && g_ascii_strcasecmp(smime,
-		    "signed-data") == 0)
-			return WALK_SIGNED;
-		return WALK_ENCRYPTED;
-	}
-	if (g_mime_content_type_is_type(ct, "application", "pkcs7-signature") ||
-	    g_mime_content_type_is_type(ct, "application", "x-pkcs7-signature") ||
-	    g_mime_content_type_is_type(ct, "application", "pgp-signature"))
-		return WALK_SIGNED;
-	if (g_mime_content_type_is_type(ct, "application", "pgp-encrypted"))
-		return WALK_ENCRYPTED;
-	return 0;
+	return crypto_flags(g_mime_content_type_get_media_type(ct),
+	    g_mime_content_type_get_media_subtype(ct),
+	    g_mime_content_type_get_parameter(ct, "smime-type"));
 }
 
 /* The part's content with its transfer encoding undone. */
