@@ -56,19 +56,15 @@ struct uid_list {
 	uint32_t	 from;
 };
 
-/* A batch read: its messages in UID order, each handed to the evaluation
- * worker (prep.h); p[k] is taken by the runner or dropped. */
-struct fetched {
+/* A batch read: the part [i, j) of the list (size bytes by the listing),
+ * its messages in UID order, each handed to the evaluation worker
+ * (prep.h); p[k] is taken by the runner or dropped. */
+struct read_batch {
+	size_t		 i, j;
+	size_t		 size;
 	uint32_t	*uid;
 	struct prep	**p;
 	size_t		 n;
-};
-
-/* A batch read: the part [i, j) of the list, size bytes by the listing. */
-struct read_batch {
-	struct fetched	 f;
-	size_t		 i, j;
-	size_t		 size;
 };
 
 static int	 list_new(struct imap_conn *, uint32_t, struct uid_list *,
@@ -82,16 +78,17 @@ static size_t	 batch_end(const struct imap_conn *, const struct uid_list *,
 static int	 batch_start(struct imap_conn *, const struct uid_list *,
 		     size_t, size_t, bool *, char **);
 static int	 batch_read(struct runner *, struct conf_account *,
-		     struct imap_conn *, bool *, struct fetched *, char **);
+		     struct imap_conn *, const struct uid_list *, size_t,
+		     size_t, bool *, struct read_batch *, char **);
 static bool	 batch_large(const struct uid_list *, size_t, size_t);
 static size_t	 batch_bytes(const struct uid_list *, size_t, size_t);
 static int	 batch_next(struct runner *, struct imap_conn *,
 		     const struct uid_list *, size_t, size_t *, bool *,
 		     char **);
-static void	 fetched_free(struct fetched *);
+static void	 batch_free(struct read_batch *);
 static void	 sync_batch(struct runner *, struct conf_account *,
 		     struct imap_conn *, const char *, const struct uid_list *,
-		     size_t, size_t, struct fetched *, uint32_t *, bool *);
+		     struct read_batch *, uint32_t *, bool *);
 static int	 sync_all(struct runner *, struct conf_account *,
 		     struct imap_conn *, const char *, const struct uid_list *,
 		     uint32_t *, char **);
@@ -364,18 +361,18 @@ sync_one(struct runner *r, struct conf_account *a, struct imap_conn *c,
 }
 
 /*
- * Hand the fetched messages of the batch [i, j) to the runner in UID order
- * (a UID that vanished meanwhile has no message). The saved UID moves past
+ * Hand the fetched messages of the batch to the runner in UID order (a UID
+ * that vanished meanwhile has no message). The saved UID moves past
  * finished messages and those over the cap, never past one still pending.
  */
 static void
 sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
-    const char *mailbox, const struct uid_list *l, size_t i, size_t j,
-    struct fetched *f, uint32_t *last, bool *blocked)
+    const char *mailbox, const struct uid_list *l, struct read_batch *f,
+    uint32_t *last, bool *blocked)
 {
 	size_t	 k, m = 0;
 
-	for (k = i; k < j; k++) {
+	for (k = f->i; k < f->j; k++) {
 		if (over_cap(c, &l->v[k])) {
 			log_warn("%s: %s: uid %" PRIu32 ": %" PRIu32 " bytes, "
 			    "over the cap of %zu: left in the mailbox",
@@ -399,19 +396,23 @@ sync_batch(struct runner *r, struct conf_account *a, struct imap_conn *c,
 }
 
 /*
- * Read the batch asked for (*open) to its end: its messages go to the
- * evaluation worker at once. No journal transaction stays open across the
- * wait.
+ * Read the batch [i, j) asked for (*open) to its end: its messages go to
+ * the evaluation worker at once. No journal transaction stays open across
+ * the wait.
  */
 static int
 batch_read(struct runner *r, struct conf_account *a, struct imap_conn *c,
-    bool *open, struct fetched *f, char **cause)
+    const struct uid_list *l, size_t i, size_t j, bool *open,
+    struct read_batch *f, char **cause)
 {
 	struct imap_message	*v = NULL;
 	size_t			 nv = 0, k;
 	int			 rc;
 
 	memset(f, 0, sizeof *f);
+	f->i = i;
+	f->j = j;
+	f->size = batch_bytes(l, i, j);
 	if (!*open)
 		return IMAP_OK;
 	*open = false;
@@ -442,7 +443,7 @@ batch_large(const struct uid_list *l, size_t i, size_t j)
 
 /* Messages not handed to the runner (stopped, failed) are dropped. */
 static void
-fetched_free(struct fetched *f)
+batch_free(struct read_batch *f)
 {
 	size_t	 k;
 
@@ -496,7 +497,7 @@ sync_all(struct runner *r, struct conf_account *a, struct imap_conn *c,
 {
 	struct read_batch	 q[FETCH_AHEAD];
 	struct imap_message	*v;
-	size_t			 head = 0, n = 0, held = 0, i, j, k, nv, size;
+	size_t			 head = 0, n = 0, held = 0, i, j, nv;
 	bool			 open, blocked = false;
 	char			*err = NULL;
 	int			 rc;
@@ -506,20 +507,14 @@ sync_all(struct runner *r, struct conf_account *a, struct imap_conn *c,
 	if ((rc = batch_next(r, c, l, i, &j, &open, cause)) != IMAP_OK)
 		return rc;
 	for (;;) {
-		while (i < j && n < FETCH_AHEAD) {
-			size = batch_bytes(l, i, j);
-			if (n > 0 && (batch_large(l, i, j) ||
-			    held + size > FETCH_AHEAD_BYTES))
-				break;
-			k = (head + n) % FETCH_AHEAD;
-			if ((rc = batch_read(r, a, c, &open, &q[k].f,
-			    cause)) != IMAP_OK)
+		while (i < j && n < FETCH_AHEAD && (n == 0 ||
+		    (!batch_large(l, i, j) &&
+		    held + batch_bytes(l, i, j) <= FETCH_AHEAD_BYTES))) {
+			if ((rc = batch_read(r, a, c, l, i, j, &open,
+			    &q[(head + n) % FETCH_AHEAD], cause)) != IMAP_OK)
 				goto out;
-			q[k].i = i;
-			q[k].j = j;
-			q[k].size = size;
+			held += q[(head + n) % FETCH_AHEAD].size;
 			n++;
-			held += size;
 			i = j;
 			if ((rc = batch_next(r, c, l, i, &j, &open, cause)) !=
 			    IMAP_OK)
@@ -527,10 +522,9 @@ sync_all(struct runner *r, struct conf_account *a, struct imap_conn *c,
 		}
 		if (n == 0)
 			break;
-		sync_batch(r, a, c, mailbox, l, q[head].i, q[head].j,
-		    &q[head].f, last, &blocked);
-		fetched_free(&q[head].f);
+		sync_batch(r, a, c, mailbox, l, &q[head], last, &blocked);
 		held -= q[head].size;
+		batch_free(&q[head]);
 		head = (head + 1) % FETCH_AHEAD;
 		n--;
 		if (r->stop != NULL && *r->stop)
@@ -538,7 +532,7 @@ sync_all(struct runner *r, struct conf_account *a, struct imap_conn *c,
 	}
 out:
 	for (; n > 0; n--, head = (head + 1) % FETCH_AHEAD)
-		fetched_free(&q[head].f);
+		batch_free(&q[head]);
 	/* Stopped with a batch asked for: read it, drop it. */
 	if (open && imap_fetch_finish(c, &v, &nv, &err) == IMAP_OK)
 		messages_free(v, nv);
