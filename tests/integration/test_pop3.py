@@ -390,19 +390,26 @@ class PlainPop3:
                 s.sendall(b'-ERR unknown command\r\n')
 
 
-def test_no_pipelining(t, h, rules):
-    """A server without PIPELINING: one command at a time, the same
-    result."""
-    raws = [message('bob', 'Plain %d' % n, 'n%d' % n,
-                    'one\r\n.dot %d\r\n..two\r\n' % n) for n in (1, 2, 3)]
-    srv = PlainPop3(h, raws)
+def run_scripted(h, rules, name, raws, **kw):
+    """`run --once` of account name (bob, after: delete) against a
+    PlainPop3 holding raws; (server, CompletedProcess)."""
+    srv = PlainPop3(h, raws, **kw)
     try:
-        cfg = config(h, rules, 'popplain', 'pop3://127.0.0.1:%d' % srv.port,
+        cfg = config(h, rules, name, 'pop3://127.0.0.1:%d' % srv.port,
                      'bob', 'delete')
         cp = h.facteur('run', '--once', '-c', cfg)
         srv._thread.join(10)
     finally:
         srv.close()
+    return srv, cp
+
+
+def test_no_pipelining(t, h, rules):
+    """A server without PIPELINING: one command at a time, the same
+    result."""
+    raws = [message('bob', 'Plain %d' % n, 'n%d' % n,
+                    'one\r\n.dot %d\r\n..two\r\n' % n) for n in (1, 2, 3)]
+    srv, cp = run_scripted(h, rules, 'popplain', raws)
     t.eq(cp.returncode, 0, 'no PIPELINING: run exits 0')
     if cp.returncode != 0:
         t.diag(cp.stderr[-2000:])
@@ -430,14 +437,7 @@ def test_cut_mid_retr(t, h, rules):
                     'one\r\n.dot\r\n' + 'x' * 3000 + '\r\n')
             for n in (1, 2, 3)]
     db = os.path.join(h.tmp, 'facteur', 'popcut.db')
-    srv = PlainPop3(h, raws, cut=2)
-    try:
-        cfg = config(h, rules, 'popcut', 'pop3://127.0.0.1:%d' % srv.port,
-                     'bob', 'delete')
-        cp = h.facteur('run', '--once', '-c', cfg)
-        srv._thread.join(10)
-    finally:
-        srv.close()
+    srv, cp = run_scripted(h, rules, 'popcut', raws, cut=2)
     t.eq(cp.returncode, 75, 'cut mid-RETR: exit 75 (temporary failure)')
     t.ok('closed' in cp.stderr, 'the error says the connection was closed',
          cp.stderr[-1500:])
@@ -445,14 +445,7 @@ def test_cut_mid_retr(t, h, rules):
                              hashlib.sha256(raws[0]).hexdigest(), 2)],
          'only the message read whole is journaled')
     t.eq(srv.deleted, [], 'no QUIT: no DELE committed')
-    srv = PlainPop3(h, raws)
-    try:
-        cfg = config(h, rules, 'popcut', 'pop3://127.0.0.1:%d' % srv.port,
-                     'bob', 'delete')
-        cp = h.facteur('run', '--once', '-c', cfg)
-        srv._thread.join(10)
-    finally:
-        srv.close()
+    srv, cp = run_scripted(h, rules, 'popcut', raws)
     t.eq(cp.returncode, 0, 'the next run exits 0')
     t.eq([c for c in srv.commands if c.startswith('RETR')],
          ['RETR 2', 'RETR 3'], 'it fetches only the two not finished')
